@@ -1,0 +1,211 @@
+"""`aug`: back-translation, EDA and imbalanced benchmark sets. Parsing and printing only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from prefit.cli_common import PrefitGroup, echo_err, setup_logging
+from prefit.errors import InputError
+
+
+@click.group(cls=PrefitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Grow the minority classes of a labelled JSONL corpus (back-translation, EDA)."""
+
+
+def _job_options(f):
+    opts = [
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output JSONL."),
+        click.option("--text-field", default="text", show_default=True),
+        click.option("--label-field", default="label", show_default=True),
+        click.option("--balance", default="max", show_default=True,
+                     help="'max': every class reaches the largest; N: every class reaches N; 'none': augment every record."),
+        click.option("--variants", type=click.IntRange(min=1), default=1, show_default=True, help="Outputs per source (and per pivot)."),
+        click.option("--headroom", type=click.FloatRange(min=1.0), default=1.2, show_default=True,
+                     help="Generate this many times the needed candidates, to make up for filtered ones."),
+        click.option("--min-length-ratio", type=click.FloatRange(min=0), default=0.5, show_default=True),
+        click.option("--max-length-ratio", type=click.FloatRange(min=0), default=2.0, show_default=True),
+        click.option("--keep-identical", is_flag=True, help="Keep outputs identical to their source."),
+        click.option("--no-originals", is_flag=True, help="Write only the augmented records."),
+        click.option("--seed", type=int, default=13, show_default=True),
+        click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
+                     help="Source draws per resumable chunk."),
+        click.option("--overwrite", is_flag=True, help="Start over, replacing the output and any unfinished run."),
+        click.option("-q", "--quiet", is_flag=True, help="No plan, no progress bar."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _make_job_options(kw):
+    from prefit.augment.balance import BalancePolicy
+    from prefit.augment.filters import FilterOptions
+    from prefit.augment.job import JobOptions
+    from prefit.jsonl import Fields
+
+    try:
+        balance = BalancePolicy.parse(kw["balance"])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--balance") from None
+    try:
+        filters = FilterOptions(kw["min_length_ratio"], kw["max_length_ratio"], drop_identical=not kw["keep_identical"])
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    setup_logging(kw["quiet"])
+    return JobOptions(balance=balance, seed=kw["seed"], headroom=kw["headroom"], chunk_size=kw["chunk_size"],
+                      include_originals=not kw["no_originals"], filters=filters,
+                      fields=Fields(kw["text_field"], kw["label_field"]), overwrite=kw["overwrite"], progress=not kw["quiet"])
+
+
+def _report(summary, quiet: bool) -> None:
+    from prefit.augment.job import summary_path
+
+    if quiet:
+        return
+    drops = ", ".join(f"{k} {v}" for k, v in summary.dropped.items()) or "none"
+    short = {k: c.short for k, c in summary.classes.items() if c.short}
+    echo_err(f"wrote {summary.records_out} records to {summary.output} "
+             f"({sum(c.kept for c in summary.classes.values())} augmented; dropped: {drops}; surplus {summary.surplus}; "
+             f"{summary.sentences_per_second} sentences/s)")
+    if short:
+        echo_err("short of target: " + ", ".join(f"{k} by {v}" for k, v in short.items()))
+    echo_err(f"summary: {summary_path(Path(summary.output))}")
+
+
+@main.command()
+@click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--pivot", "pivots", multiple=True, default=("de", "ru"), show_default=True, help="Pivot language; repeat for several.")
+@click.option("--source-lang", default="en", show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PREFIT_MODELS_DIR",
+              help="Directory holding SRC-TGT CTranslate2 models (env PREFIT_MODELS_DIR).")
+@click.option("--model", "model_overrides", multiple=True, metavar="PAIR=PATH", help="Model directory for one direction, e.g. en-de=/m/ende.")
+@click.option("--decoding", type=click.Choice(["sample", "beam", "greedy"]), default="sample", show_default=True)
+@click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--topk", type=click.IntRange(min=1), default=10, show_default=True, help="Sampling: top-k.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Sampling temperature.")
+@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--compute-type", default="auto", show_default=True, help="auto, int8, int8_float16, float16, float32, ...")
+@click.option("--inter-threads", type=click.IntRange(min=1), default=1, show_default=True, help="Batches translated in parallel.")
+@click.option("--intra-threads", type=click.IntRange(min=0), default=0, show_default=True, help="Threads per batch (0: all cores).")
+@_job_options
+def backtranslate(input, pivots, source_lang, models_dir, model_overrides, decoding, beam_size, topk, temperature,
+                  max_batch_tokens, device, compute_type, inter_threads, intra_threads, **kw):
+    """Back-translate INPUT through pivot languages into a class-balanced corpus."""
+    from prefit.augment.backtranslate import (
+        BackTranslationAugmenter,
+        BackTranslator,
+        DecodingOptions,
+        EngineOptions,
+    )
+    from prefit.augment.job import run_job
+    from prefit.models import resolve_translation
+
+    job = _make_job_options(kw)
+    overrides = {}
+    for item in model_overrides:
+        pair, sep, path = item.partition("=")
+        if not sep or not path:
+            raise click.BadParameter(f"expected PAIR=PATH, found {item!r}", param_hint="--model")
+        overrides[pair.strip()] = path.strip()
+    dirs = {}
+    for p in dict.fromkeys(pivots):
+        dirs[p] = (str(resolve_translation(f"{source_lang}-{p}", models_dir, overrides)),
+                   str(resolve_translation(f"{p}-{source_lang}", models_dir, overrides)))
+    dec = DecodingOptions(mode=decoding, beam_size=beam_size, sampling_topk=topk, sampling_temperature=temperature,
+                          max_batch_tokens=max_batch_tokens)
+    try:
+        translator = BackTranslator(dirs, dec, EngineOptions(device, compute_type, inter_threads, intra_threads))
+    except (RuntimeError, ValueError) as e:
+        raise click.ClickException(f"could not load the translation models: {e}") from e
+    aug = BackTranslationAugmenter(translator, kw["variants"], job.filters, dirs)
+    _report(run_job(input, kw["output"], aug, job, echo=lambda m: None if kw["quiet"] else echo_err(m)), kw["quiet"])
+
+
+@main.command()
+@click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True,
+              help="Fraction of words each operation changes (EDA's alpha).")
+@click.option("--operations", default="synonym,insert,swap,delete", show_default=True, help="EDA operations to rotate through.")
+@_job_options
+def eda(input, alpha, operations, **kw):
+    """Augment INPUT with EDA (synonym replacement, random insertion, swap, deletion)."""
+    from prefit.augment.eda import EdaAugmenter, EdaOptions
+    from prefit.augment.job import run_job
+
+    job = _make_job_options(kw)
+    try:
+        opts = EdaOptions(alpha, tuple(o.strip() for o in operations.split(",") if o.strip()))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--operations") from None
+    aug = EdaAugmenter(opts, kw["variants"], job.filters)
+    _report(run_job(input, kw["output"], aug, job, echo=lambda m: None if kw["quiet"] else echo_err(m)), kw["quiet"])
+
+
+@main.command()
+@click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--kind", type=click.Choice(["step", "longtail"]), required=True)
+@click.option("--ratio", type=click.FloatRange(0, 1, min_open=True), required=True, help="rho = min class size / max class size.")
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--minority", default=None, help="Step: comma-separated minority classes (default: half, chosen by seed).")
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default="label", show_default=True)
+@click.option("--overwrite", is_flag=True)
+def imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite):
+    """Build a step or long-tailed imbalanced training set from INPUT."""
+    from prefit.augment.imbalance import plan_imbalance, select
+    from prefit.jsonl import Fields, read_records, write_jsonl_atomic
+
+    if output.exists() and not overwrite:
+        raise InputError("output already exists; use --overwrite to replace it", file=output)
+    records = read_records(input, Fields(text_field, label_field))
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.label] = counts.get(r.label, 0) + 1
+    try:
+        plan = plan_imbalance(counts, kind, ratio, seed, minority.split(",") if minority else None)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    keep = select([r.label for r in records], plan, seed)
+    n = write_jsonl_atomic(output, (records[i].data for i in keep))
+    for c in plan.order:
+        echo_err(f"{c}\t{counts[c]} -> {plan.keep[c]}")
+    echo_err(f"wrote {n} of {len(records)} records to {output} ({kind}, rho={min(plan.keep.values()) / max(plan.keep.values()):.3f})")
+
+
+@main.group()
+def models() -> None:
+    """Convert or fetch translation models (CTranslate2 + sentencepiece)."""
+
+
+@models.command("convert")
+@click.argument("hf_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--quantization", default="int8", show_default=True, help="int8, int8_float16, float16, float32 or none.")
+@click.option("--force", is_flag=True, help="Replace OUT_DIR if it exists.")
+def convert(hf_dir, out_dir, quantization, force):
+    """Convert a Hugging Face Marian/OPUS-MT directory to CTranslate2 (copies source.spm/target.spm)."""
+    from prefit.augment.convert import convert_marian
+
+    setup_logging()
+    convert_marian(hf_dir, out_dir, quantization=None if quantization == "none" else quantization, force=force)
+    echo_err(f"converted {hf_dir} -> {out_dir}")
+
+
+@models.command("fetch")
+@click.argument("pairs", nargs=-1, required=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PREFIT_MODELS_DIR", required=True)
+@click.option("--quantization", default="int8", show_default=True)
+@click.option("--force", is_flag=True)
+def fetch(pairs, models_dir, quantization, force):
+    """Download Helsinki-NLP/opus-mt-PAIR (e.g. en-de de-en) and convert it (connected machines only)."""
+    from prefit.augment.convert import fetch_opus_mt
+
+    setup_logging()
+    for pair in pairs:
+        out = fetch_opus_mt(pair, models_dir, quantization=None if quantization == "none" else quantization, force=force)
+        echo_err(f"{pair}: {out}")

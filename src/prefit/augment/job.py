@@ -1,0 +1,202 @@
+"""The resumable augmentation job shared by `aug backtranslate` and `aug eda`.
+
+1. read and validate the input; 2. plan sources per class (balance.py) and print the plan;
+3. generate candidates chunk by chunk, each chunk written atomically (resume.py);
+4. assemble: originals, then per class the first `needed` candidates that pass the filters and
+   are not duplicates; write the output and a summary JSON atomically.
+Chunks are seeded by (seed, chunk index), so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from prefit.augment.balance import BalancePolicy, ClassPlan, format_plan, plan_sources
+from prefit.augment.filters import DUPLICATE, FilterOptions, normalize
+from prefit.jsonl import Fields, Record, read_records, write_json_atomic, write_jsonl_atomic
+from prefit.resume import ChunkStore
+
+log = logging.getLogger("prefit")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One use of a source record: `occurrence` counts earlier draws of the same record."""
+
+    record: int
+    occurrence: int
+
+
+@dataclass
+class Candidate:
+    """One augmented text (or the reason it was dropped), as stored in a chunk file."""
+
+    record: int
+    text: str
+    pivot: str | None
+    variant: int
+    operation: str | None = None
+    dropped: str | None = None
+
+
+class Augmenter(Protocol):
+    name: str
+    outputs_per_draw: int
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def generate(self, records: list[Record], draws: list[Draw], seed: int) -> tuple[list[Candidate], dict[str, float]]: ...
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    balance: BalancePolicy = BalancePolicy()
+    seed: int = 13
+    headroom: float = 1.2
+    chunk_size: int = 32  # source draws per chunk
+    include_originals: bool = True
+    filters: FilterOptions = FilterOptions()
+    fields: Fields = Fields()
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class ClassSummary:
+    original: int
+    needed: int
+    generated: int = 0
+    kept: int = 0
+    final: int = 0
+    short: int = 0
+
+
+@dataclass
+class JobSummary:
+    input: str
+    output: str
+    augmenter: str
+    records_in: int = 0
+    records_out: int = 0
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    surplus: int = 0
+    sentences: int = 0
+    engine_seconds: float = 0.0
+    sentences_per_second: float = 0.0
+    elapsed_seconds: float = 0.0
+    resumed_chunks: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def summary_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".summary.json")
+
+
+def plan_draws(plans: dict[str, ClassPlan]) -> list[Draw]:
+    draws, seen = [], Counter()
+    for plan in plans.values():
+        for idx in plan.sources:
+            draws.append(Draw(idx, seen[idx]))
+            seen[idx] += 1
+    return draws
+
+
+def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOptions, *, echo=log.info) -> JobSummary:
+    from tqdm.auto import tqdm
+
+    t_start = time.perf_counter()
+    inp, out = Path(inp), Path(out)
+    records = read_records(inp, opts.fields)
+    labels = [r.label for r in records]
+    plans = plan_sources(labels, opts.balance, augmenter.outputs_per_draw, seed=opts.seed, headroom=opts.headroom)
+    echo(f"plan ({augmenter.name}, {augmenter.outputs_per_draw} candidate(s) per source draw, headroom {opts.headroom}):\n" + format_plan(plans))
+    draws = plan_draws(plans)
+    chunks = [draws[i : i + opts.chunk_size] for i in range(0, len(draws), opts.chunk_size)]
+    settings = {
+        "input": str(inp.resolve()),
+        "input_mtime_ns": inp.stat().st_mtime_ns,
+        "input_size": inp.stat().st_size,
+        "augmenter": augmenter.settings(),
+        "job": asdict(opts) | {"overwrite": None, "progress": None},
+    }
+    store = ChunkStore(out, settings, overwrite=opts.overwrite)
+    done_before = store.done()
+    bar = tqdm(total=len(draws), unit="src", desc=augmenter.name, disable=not opts.progress)
+    for ci, chunk in enumerate(chunks):
+        if ci in done_before:
+            bar.update(len(chunk))
+            continue
+        candidates, stats = augmenter.generate(records, chunk, seed=opts.seed * 1_000_003 + ci)
+        store.put(ci, {"candidates": [asdict(c) for c in candidates], "stats": stats})
+        bar.update(len(chunk))
+    bar.close()
+
+    summary = JobSummary(input=str(inp), output=str(out), augmenter=augmenter.name, records_in=len(records),
+                         resumed_chunks=len(done_before & set(range(len(chunks)))), settings=settings)
+    summary.classes = {lab: ClassSummary(original=p.original, needed=p.needed) for lab, p in plans.items()}
+    rows = list(_assemble(records, plans, store, len(chunks), augmenter, opts, summary))
+    summary.records_out = write_jsonl_atomic(out, rows)
+    summary.elapsed_seconds = round(time.perf_counter() - t_start, 3)
+    if summary.engine_seconds:
+        summary.sentences_per_second = round(summary.sentences / summary.engine_seconds, 2)
+    summary.engine_seconds = round(summary.engine_seconds, 3)
+    write_json_atomic(summary_path(out), asdict(summary))
+    store.cleanup()
+    return summary
+
+
+def _assemble(records, plans, store, n_chunks, augmenter, opts: JobOptions, summary: JobSummary) -> Iterator[dict]:
+    tf = opts.fields.text
+    seen: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        seen[r.label].add(normalize(r.text))
+        if opts.include_originals:
+            yield r.data | {"source_id": r.id, "augmenter": "original", "pivot": None, "variant": None}
+    dropped: Counter = Counter()
+    for ci in range(n_chunks):
+        payload = store.get(ci)
+        for k, v in payload["stats"].items():
+            if k == "sentences":
+                summary.sentences += int(v)
+            elif k == "seconds":
+                summary.engine_seconds += float(v)
+        for c in payload["candidates"]:
+            cand = Candidate(**c)
+            rec = records[cand.record]
+            cs = summary.classes[rec.label]
+            cs.generated += 1
+            if cand.dropped:
+                dropped[cand.dropped] += 1
+                continue
+            key = normalize(cand.text)
+            if opts.filters.drop_duplicates and key in seen[rec.label]:
+                dropped[DUPLICATE] += 1
+                continue
+            if opts.balance.kind != "none" and cs.kept >= cs.needed:
+                summary.surplus += 1
+                continue
+            seen[rec.label].add(key)
+            cs.kept += 1
+            tag = augmenter.name if cand.pivot is None else f"{augmenter.name}-{cand.pivot}"
+            op = f"-{cand.operation}" if cand.operation else ""
+            yield rec.data | {
+                tf: cand.text,
+                "id": f"{rec.id}/{tag}{op}-{cand.variant}",
+                "source_id": rec.id,
+                "augmenter": augmenter.name,
+                "pivot": cand.pivot,
+                "variant": cand.variant,
+            } | ({"operation": cand.operation} if cand.operation else {})
+    for lab, cs in summary.classes.items():
+        cs.final = cs.original + cs.kept
+        cs.short = max(0, cs.needed - cs.kept) if opts.balance.kind != "none" else 0
+        if cs.short:
+            log.warning("class %r is %d record(s) short of its target after filtering; raise --headroom", lab, cs.short)
+    summary.dropped = dict(sorted(dropped.items()))

@@ -1,0 +1,1 @@
+"""ONNX export with parity checks."""

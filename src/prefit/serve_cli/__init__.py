@@ -1,0 +1,1 @@
+"""DailyMed SPL parsing and batch scoring with onnxruntime."""

@@ -1,0 +1,1 @@
+"""Training: stages as data, imbalance losses, SAM, evaluation."""

@@ -1,0 +1,97 @@
+"""Shared fixtures. Expensive artefacts (a copy-trained tiny Marian model converted with the real
+CTranslate2 converter) are built once per session, under pytest's temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _vocabulary() -> list[str]:
+    words = []
+    with open(DATA / "news_small.jsonl") as fh:
+        for line in fh:
+            words.extend(w for w in json.loads(line)["text"].split() if w.isalpha() and len(w) < 9)
+    return sorted(set(words))
+
+
+def short_sentences(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    words = _vocabulary()
+    return [" ".join(rng.sample(words, rng.randint(3, 7))) + rng.choice(["", "", ".", "!", "?"]) for _ in range(n)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_data_home(tmp_path_factory):
+    """Tests write only under pytest's temporary directory, WordNet's offline copy included."""
+    os.environ["PREFIT_DATA"] = str(tmp_path_factory.mktemp("prefit_data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def copy_model_hf(tmp_path_factory) -> Path:
+    """A tiny Marian model trained for a few hundred steps to copy its input (~30 s on 2 cores)."""
+    from prefit.augment.toy_models import MarianShape, build_marian
+
+    out = tmp_path_factory.mktemp("marian") / "hf"
+    # The fixtures' own test sentences are in the training set, so greedy copies are exact.
+    lines = short_sentences(600, 0) + short_sentences(14, 1) * 5 + [
+        "say full all", "not IBM brings Branch", "hard problem degree those Tammy Has", "Bob vs divided flame only systems"] * 5
+    build_marian(out, lines, MarianShape(d_model=64, layers=2, heads=4, ffn_dim=128, vocab_size=300),
+                 copy_train_steps=800)
+    return out
+
+
+@pytest.fixture(scope="session")
+def models_dir(copy_model_hf, tmp_path_factory) -> Path:
+    """MODELS_DIR with en-de, de-en, en-ru, ru-en: all the same copy model, converted to int8."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("models")
+    ct2 = root / "en-de"
+    subprocess.run(
+        [str(Path(sys.executable).with_name("ct2-transformers-converter")), "--model", str(copy_model_hf),
+         "--output_dir", str(ct2), "--quantization", "int8"],
+        check=True, capture_output=True,
+    )
+    for f in ("source.spm", "target.spm"):
+        shutil.copy(copy_model_hf / f, ct2 / f)
+    for pair in ("de-en", "en-ru", "ru-en"):
+        shutil.copytree(ct2, root / pair)
+    return root
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    with open(path, "w") as fh:
+        for r in rows:
+            fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+@pytest.fixture
+def imbalanced_jsonl(tmp_path) -> Path:
+    """14 short records: a=8, b=4, c=2; ids r0..r13; an extra field to carry through."""
+    sents = short_sentences(14, 1)
+    labels = ["a"] * 8 + ["b"] * 4 + ["c"] * 2
+    rows = [{"id": f"r{i}", "text": s, "label": lab, "source": "test"} for i, (s, lab) in enumerate(zip(sents, labels))]
+    return write_jsonl(tmp_path / "in.jsonl", rows)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return [json.loads(line) for line in fh]
