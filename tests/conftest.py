@@ -95,3 +95,53 @@ def imbalanced_jsonl(tmp_path) -> Path:
 def read_jsonl(path: Path) -> list[dict]:
     with open(path) as fh:
         return [json.loads(line) for line in fh]
+
+
+KEYWORDS = {
+    "absorption": ["absorbed", "bioavailability", "peak plasma", "Tmax", "food effect"],
+    "metabolism": ["metabolized", "CYP3A4", "hepatic enzymes", "metabolite", "glucuronidation"],
+    "excretion": ["excreted", "urine", "renal clearance", "feces", "elimination half-life"],
+}
+
+
+def separable_rows(n_per_class: int, seed: int, counts: dict[str, int] | None = None) -> list[dict]:
+    """Short pharmacokinetic-sounding sentences whose class is given away by a keyword."""
+    rng = random.Random(seed)
+    filler = _vocabulary()
+    rows = []
+    for lab, kws in KEYWORDS.items():
+        for i in range((counts or {}).get(lab, n_per_class)):
+            words = rng.sample(filler, 6)
+            words.insert(rng.randint(0, 6), rng.choice(kws))
+            rows.append({"id": f"{lab}-{seed}-{i}", "text": "The drug is " + " ".join(words) + ".", "label": lab})
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def separable(tmp_path_factory) -> dict[str, Path]:
+    """Imbalanced train (24/8/4), balanced augmented-like set, balanced eval."""
+    d = tmp_path_factory.mktemp("separable")
+    return {
+        "train": write_jsonl(d / "train.jsonl", separable_rows(0, 1, {"absorption": 24, "metabolism": 8, "excretion": 4})),
+        "augmented": write_jsonl(d / "aug.jsonl", separable_rows(24, 2)),
+        "eval": write_jsonl(d / "eval.jsonl", separable_rows(15, 3)),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer BERT (hidden 32, random weights) with all-MiniLM-L6-v2's tokenizer, saved locally."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from prefit.models import resolve_encoder
+
+    out = tmp_path_factory.mktemp("tiny_bert")
+    tok = AutoTokenizer.from_pretrained(resolve_encoder(None))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128, num_labels=2)
+    BertForSequenceClassification(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

@@ -1,10 +1,130 @@
-"""`train`: not yet available (issue 4)."""
+"""`train`: the two-stage recipe, its baselines, comparisons, and ONNX export. Parsing and printing only."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-from prefit.cli_common import PrefitGroup
+from prefit.cli_common import PrefitGroup, echo_err, setup_logging
 
 
 @click.group(cls=PrefitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Two-stage trainer (not yet available in this version)."""
+    """Finetune an encoder on imbalanced data: two-stage pre-finetuning and the usual baselines."""
+
+
+def _common(f):
+    opts = [
+        click.option("--train", "train_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Original (imbalanced) training JSONL."),
+        click.option("--eval", "eval_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Evaluation JSONL."),
+        click.option("--model", default=None, help="Local Hugging Face directory or hub id [default: packaged all-MiniLM-L6-v2]."),
+        click.option("--text-field", default="text", show_default=True),
+        click.option("--label-field", default="label", show_default=True),
+        click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option("--stage1-layers", type=click.IntRange(min=0), default=1, show_default=True, help="two-stage: top encoder layers trained in stage 1."),
+        click.option("--stage1-lr", type=click.FloatRange(min=0), default=1e-4, show_default=True),
+        click.option("--stage1-epochs", type=click.IntRange(min=0), default=1, show_default=True),
+        click.option("--stage2-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="Finetuning lr (every method)."),
+        click.option("--stage2-epochs", type=click.IntRange(min=0), default=3, show_default=True, help="Finetuning epochs (every method)."),
+        click.option("--lp-lr", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="lpft: linear-probe lr."),
+        click.option("--lp-epochs", type=click.IntRange(min=0), default=1, show_default=True),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True),
+        click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True),
+        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True),
+        click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True, help="Finetuning loss."),
+        click.option("--class-weights", type=click.Choice(["none", "cb", "drw"]), default="none", show_default=True,
+                     help="cb: effective-number weights; drw: cb weights from --drw-epoch on."),
+        click.option("--cb-beta", type=click.FloatRange(0, 1, max_open=True), default=0.9999, show_default=True),
+        click.option("--focal-gamma", type=click.FloatRange(min=0), default=2.0, show_default=True),
+        click.option("--ldam-max-margin", type=click.FloatRange(min=0), default=0.5, show_default=True),
+        click.option("--ldam-scale", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True),
+        click.option("--drw-epoch", type=click.IntRange(min=0), default=1, show_default=True, help="0-based epoch where DRW starts."),
+        click.option("--stage1-loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True,
+                     help="Loss of the first stage (two-stage, lpft)."),
+        click.option("--sam-rho", type=click.FloatRange(min=0), default=0.0, show_default=True, help="> 0: SAM with this rho."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--no-group-by-length", is_flag=True, help="Shuffle without grouping similar lengths."),
+        click.option("--overwrite", is_flag=True, help="Replace a finished run."),
+        click.option("-q", "--quiet", is_flag=True),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
+    from prefit.jsonl import Fields
+    from prefit.train.losses import LossSpec
+    from prefit.train.run import RunConfig
+    from prefit.train.stages import RecipeOptions
+
+    setup_logging(kw["quiet"])
+    loss = LossSpec(kw["loss"], kw["class_weights"], kw["cb_beta"], kw["focal_gamma"], kw["ldam_max_margin"], kw["ldam_scale"], kw["drw_epoch"])
+    ro = RecipeOptions(stage1_layers=kw["stage1_layers"], stage1_lr=kw["stage1_lr"], stage1_epochs=kw["stage1_epochs"],
+                       stage2_lr=kw["stage2_lr"], stage2_epochs=kw["stage2_epochs"], lp_lr=kw["lp_lr"], lp_epochs=kw["lp_epochs"],
+                       batch_size=kw["batch_size"], weight_decay=kw["weight_decay"], warmup_ratio=kw["warmup_ratio"],
+                       max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"])
+    return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]), output=str(output),
+                     augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"],
+                     device=kw["device"], fields=Fields(kw["text_field"], kw["label_field"]), recipe=ro,
+                     group_by_length=not kw["no_group_by_length"], overwrite=kw["overwrite"], progress=not kw["quiet"])
+
+
+def _print_metrics(m: dict, out: Path) -> None:
+    echo_err(f"{m['method']} seed {m['seed']}: accuracy {m['accuracy']:.4f}, micro-F1 {m['micro_f1']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
+             f"non-majority micro-F1 {m['non_majority_micro_f1']:.4f} ({m['seconds']:.0f}s)")
+    echo_err(f"run directory: {out}")
+
+
+def _single(method: str, needs_aug: bool):
+    @_common
+    @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory.")
+    @click.option("--seed", type=int, default=42, show_default=True)
+    def cmd(output, seed, augmented=None, **kw):
+        from prefit.train.run import run
+
+        m = run(_config(method, output, seed, augmented, kw))
+        _print_metrics(m, output)
+
+    if needs_aug:
+        cmd = click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                           help="Class-balanced augmented JSONL for stage 1 ('aug backtranslate' / 'aug eda').")(cmd)
+    return cmd
+
+
+DOCS = {
+    "two-stage": "Pre-finetune the top layer(s) on augmented data, then finetune all on the original data (Shi et al. 2022).",
+    "vanilla": "Finetune the whole encoder on the original data.",
+    "oversample": "Finetune on the original data randomly oversampled to the majority class size.",
+    "lpft": "Linear probe (classifier only), then full finetuning (Kumar et al. 2022).",
+}
+for _m in ("two-stage", "vanilla", "oversample", "lpft"):
+    main.command(_m, help=DOCS[_m])(_single(_m, _m == "two-stage"))
+
+
+@main.command("compare")
+@_common
+@click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Needed by two-stage.")
+@click.option("--methods", default="vanilla,oversample,lpft,two-stage", show_default=True)
+@click.option("--seeds", default="7,42,106,190,191", show_default=True)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Comparison directory.")
+def compare_cmd(augmented, methods, seeds, output, **kw):
+    """Run METHODS x SEEDS; write results.md, results.json and per_class_f1.png (mean ± SEM)."""
+    from prefit.train.compare import compare, markdown_table
+    from prefit.train.stages import METHODS
+
+    ms = [m.strip() for m in methods.split(",") if m.strip()]
+    bad = [m for m in ms if m not in METHODS]
+    if bad or not ms:
+        raise click.BadParameter(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}", param_hint="--methods")
+    try:
+        sd = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, found {seeds!r}", param_hint="--seeds") from None
+    if "two-stage" in ms and not augmented:
+        raise click.UsageError("--methods includes two-stage, which needs --augmented AUG.jsonl")
+    table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output)
+    click.echo(markdown_table(table, len(sd)))
+    echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")

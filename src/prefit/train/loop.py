@@ -1,0 +1,128 @@
+"""One explicit training loop: batch, forward, loss, backward, (SAM), clip, step, log.
+
+`train_stage` runs one Stage; frozen parameters get no gradient, and because nothing below the
+first trainable layer requires grad, autograd builds no graph there either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+
+import torch
+
+from prefit.train.data import Split, collate, iter_eval_batches, length_grouped_batches
+from prefit.train.freeze import trainable
+from prefit.train.losses import ImbalanceLoss
+from prefit.train.sam import SAM
+from prefit.train.stages import Stage
+
+log = logging.getLogger("prefit")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(device)
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # numpy is a dependency; keep the trainer importable without it anyway
+        pass
+
+
+def _forward(model, ids, mask):
+    return model(input_ids=ids, attention_mask=mask).logits
+
+
+def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int, device: torch.device, *, seed: int,
+                group_by_length: bool = True, pad_to: int | None = None, progress: bool = True) -> dict:
+    """Train `model` in place for one stage and return its training log."""
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    rng = random.Random(seed)
+    loss_fn = ImbalanceLoss(stage.loss, split.counts(num_labels))
+    lengths = [len(x) for x in split.input_ids]
+    steps_per_epoch = (len(lengths) + stage.batch_size - 1) // stage.batch_size
+    history = {"stage": stage.name, "epochs": [], "trainable_parameters": 0}
+    with trainable(model, stage.trainable) as names:
+        params = [p for n, p in model.named_parameters() if p.requires_grad]
+        history["trainable_parameters"] = sum(p.numel() for p in params)
+        log.info("stage %s: %d examples, %d epoch(s), lr %g, %d trainable tensors (%d parameters)", stage.name, len(lengths),
+                 stage.epochs, stage.lr, len(names), history["trainable_parameters"])
+        decay = [p for n, p in model.named_parameters() if p.requires_grad and not n.endswith("bias") and "LayerNorm" not in n]
+        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and (n.endswith("bias") or "LayerNorm" in n)]
+        groups = [{"params": decay, "weight_decay": stage.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if stage.sam_rho > 0:
+            opt = SAM(groups, torch.optim.AdamW, rho=stage.sam_rho, lr=stage.lr)
+            base = opt.base_optimizer
+        else:
+            opt = base = torch.optim.AdamW(groups, lr=stage.lr)
+        total = steps_per_epoch * stage.epochs
+        sched = get_linear_schedule_with_warmup(base, int(stage.warmup_ratio * total), max(total, 1))
+        model.train()
+        for epoch in range(stage.epochs):
+            t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+            batches = length_grouped_batches(lengths, stage.batch_size, rng, group=group_by_length)
+            for batch in tqdm(batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", disable=not progress, leave=False):
+                ids, mask = collate([split.input_ids[i] for i in batch], pad_id, pad_to)
+                ids, mask = ids.to(device), mask.to(device)
+                y = torch.tensor([split.y[i] for i in batch], device=device)
+                with autocast(device):
+                    loss = loss_fn(_forward(model, ids, mask), y, epoch)
+                loss.backward()
+                if isinstance(opt, SAM):
+                    torch.nn.utils.clip_grad_norm_(params, stage.max_grad_norm)
+                    opt.first_step(zero_grad=True)
+                    with autocast(device):
+                        loss_fn(_forward(model, ids, mask), y, epoch).backward()
+                    torch.nn.utils.clip_grad_norm_(params, stage.max_grad_norm)
+                    opt.second_step(zero_grad=True)
+                else:
+                    torch.nn.utils.clip_grad_norm_(params, stage.max_grad_norm)
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                sched.step()
+                seen += len(batch)
+                loss_sum += loss.item() * len(batch)
+            rec = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "seconds": time.perf_counter() - t0,
+                   "examples_per_second": seen / max(time.perf_counter() - t0, 1e-9)}
+            history["epochs"].append(rec)
+            log.info("stage %s epoch %d/%d: loss %.4f, %.1f examples/s", stage.name, epoch + 1, stage.epochs, rec["loss"],
+                     rec["examples_per_second"])
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(model, split: Split, pad_id: int, device: torch.device, batch_size: int = 64) -> tuple[list[int], torch.Tensor]:
+    model.eval()
+    preds = [0] * len(split.y)
+    probs = torch.zeros(len(split.y), model.config.num_labels)
+    for batch in iter_eval_batches(split, batch_size):
+        ids, mask = collate([split.input_ids[i] for i in batch], pad_id)
+        with autocast(device):
+            logits = _forward(model, ids.to(device), mask.to(device)).float().cpu()
+        p = logits.softmax(-1)
+        for j, i in enumerate(batch):
+            preds[i] = int(p[j].argmax())
+            probs[i] = p[j]
+    return preds, probs

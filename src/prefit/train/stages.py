@@ -1,0 +1,71 @@
+"""Training recipes as data: a recipe is a list of Stage, run in order by one loop (loop.py).
+
+two-stage (Shi et al., 2022): pre-finetune the top layer + pooler + classifier on the augmented,
+  class-balanced corpus (lr 1e-4, 1 epoch), then finetune everything on the original data
+  (lr 1e-5, 3 epochs).
+vanilla: finetune everything on the original data.
+oversample: the same, on the original data randomly oversampled to the majority size.
+lpft (Kumar et al., ICLR 2022): linear probe (classifier only), then full finetuning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from prefit.train.losses import LossSpec
+
+METHODS = ("vanilla", "oversample", "lpft", "two-stage")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    data: str  # "train" | "augmented" | "oversampled"
+    trainable: str  # "all" | "head" | "top:K"
+    lr: float
+    epochs: int
+    loss: LossSpec = field(default_factory=LossSpec)
+    sam_rho: float = 0.0  # > 0 wraps AdamW in SAM
+    batch_size: int = 16
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.lr < 0 or self.batch_size < 1:
+            raise ValueError(f"stage {self.name}: epochs and lr must be >= 0 and batch size >= 1")
+
+
+@dataclass(frozen=True)
+class RecipeOptions:
+    """Every hyper-parameter of the recipes; defaults are the paper's."""
+
+    stage1_layers: int = 1
+    stage1_lr: float = 1e-4
+    stage1_epochs: int = 1
+    stage2_lr: float = 1e-5
+    stage2_epochs: int = 3
+    lp_lr: float = 1e-3
+    lp_epochs: int = 1
+    batch_size: int = 16
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    loss: LossSpec = field(default_factory=LossSpec)  # the finetuning stage's loss
+    stage1_loss: LossSpec = field(default_factory=LossSpec)
+    sam_rho: float = 0.0
+
+
+def recipe(method: str, o: RecipeOptions) -> list[Stage]:
+    common = dict(batch_size=o.batch_size, weight_decay=o.weight_decay, warmup_ratio=o.warmup_ratio, max_grad_norm=o.max_grad_norm)
+    finetune = Stage("finetune", "train", "all", o.stage2_lr, o.stage2_epochs, o.loss, o.sam_rho, **common)
+    if method == "vanilla":
+        return [finetune]
+    if method == "oversample":
+        return [replace(finetune, data="oversampled")]
+    if method == "lpft":
+        return [Stage("linear-probe", "train", "head", o.lp_lr, o.lp_epochs, o.stage1_loss, **common), finetune]
+    if method == "two-stage":
+        return [Stage("pre-finetune", "augmented", f"top:{o.stage1_layers}", o.stage1_lr, o.stage1_epochs, o.stage1_loss,
+                      o.sam_rho, **common), finetune]
+    raise ValueError(f"method must be one of {', '.join(METHODS)}, found {method!r}")
