@@ -22,12 +22,18 @@ class PrefitGroup(click.Group):
 
 
 def setup_logging(quiet: bool = False) -> None:
+    """Console gets INFO (WARNING with --quiet); the logger itself stays at INFO so that run logs
+    (train.log) are complete either way."""
     logger = logging.getLogger("prefit")
-    if not logger.handlers:
+    console = [h for h in logger.handlers if getattr(h, "_prefit_console", False)]
+    if not console:
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter("%(message)s"))
+        h._prefit_console = True
         logger.addHandler(h)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        console = [h]
+    console[0].setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.setLevel(logging.INFO)
     logger.propagate = False
 
 

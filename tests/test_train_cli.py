@@ -1,0 +1,111 @@
+"""End to end through the `train` CLI."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import write_jsonl
+from prefit.train.cli import main as train
+
+pytestmark = pytest.mark.slow
+
+FAST = ["--max-length", "32", "--batch-size", "8", "-q"]
+
+
+def test_two_stage_end_to_end_with_packaged_encoder(separable, tmp_path):
+    out = tmp_path / "run"
+    r = CliRunner().invoke(train, ["two-stage", "--train", str(separable["train"]), "--augmented", str(separable["augmented"]),
+                                   "--eval", str(separable["eval"]), "-o", str(out), "--stage1-lr", "1e-3", "--stage1-epochs", "2",
+                                   "--stage2-lr", "1e-4", "--stage2-epochs", "3", *FAST])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["micro_f1"] >= 0.6 and m["macro_f1"] >= 0.55  # chance is 1/3 on the balanced 3-class eval set
+    assert set(m["per_class"]) == {"absorption", "metabolism", "excretion"}
+    assert m["majority_class"] == "absorption" and m["minority_classes"] == ["excretion", "metabolism"]
+    assert sum(map(sum, m["confusion_matrix"]["matrix"])) == 45
+    assert [h["stage"] for h in m["history"]] == ["pre-finetune", "finetune"]
+    assert m["history"][0]["trainable_parameters"] < m["history"][1]["trainable_parameters"]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["run"]["recipe"]["stage1_lr"] == 1e-3 and cfg["versions"]["torch"] and cfg["resolved_model"].endswith("model")
+    assert cfg["stages"][0]["trainable"] == "top:1" and cfg["stages"][1]["trainable"] == "all"
+    assert (out / "train.log").read_text().count("epoch") >= 5
+    assert json.loads((out / "model" / "label_map.json").read_text())["labels"] == ["absorption", "excretion", "metabolism"]
+    from transformers import AutoModelForSequenceClassification
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    assert reloaded.config.id2label == {0: "absorption", 1: "excretion", 2: "metabolism"}
+    r = CliRunner().invoke(train, ["vanilla", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), *FAST])
+    assert r.exit_code == 2 and "use --overwrite" in r.output
+
+
+def _weights(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "model" / "model.safetensors"))
+
+
+def test_same_seed_same_model_on_cpu(separable, tiny_bert, tmp_path):
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        r = CliRunner().invoke(train, ["oversample", "--model", str(tiny_bert), "--train", str(separable["train"]), "--eval",
+                                       str(separable["eval"]), "-o", str(tmp_path / name), "--seed", str(seed), "--stage2-lr", "1e-3",
+                                       "--stage2-epochs", "1", *FAST])
+        assert r.exit_code == 0, r.output
+        runs.append(_weights(tmp_path / name))
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
+
+
+def test_compare_writes_table_json_and_plot(separable, tiny_bert, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", "--model", str(tiny_bert), "--train", str(separable["train"]), "--augmented", str(separable["augmented"]),
+            "--eval", str(separable["eval"]), "-o", str(out), "--methods", "vanilla,lpft,two-stage", "--seeds", "1,2",
+            "--stage2-epochs", "1", "--loss", "ldam", "--class-weights", "drw", "--sam-rho", "0.05", *FAST]
+    r = CliRunner().invoke(train, args)
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["summary"]) == {"vanilla", "lpft", "two-stage"}
+    for method, runs in res["runs"].items():
+        vals = [x["macro_f1"] for x in runs]
+        assert res["summary"][method]["macro_f1"]["mean"] == pytest.approx(sum(vals) / 2)
+    md = (out / "results.md").read_text()
+    assert "non-majority micro-F1" in md and "| two-stage |" in md and "±" in md
+    assert (out / "per_class_f1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list(out.glob("*/seed-*/metrics.json"))) == 6
+    # a second call reuses the finished runs
+    mtime = (out / "vanilla" / "seed-1" / "metrics.json").stat().st_mtime_ns
+    assert CliRunner().invoke(train, args).exit_code == 0
+    assert (out / "vanilla" / "seed-1" / "metrics.json").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [("unseen-eval-label", ":2: field 'label': label 'distribution' does not occur in the training data"),
+     ("empty-train", "train.jsonl: no records (the file is empty)"),
+     ("missing-field", "train.jsonl:2: field 'text': missing")],
+    ids=["unseen-eval-label", "empty-train", "missing-field"],
+)
+def test_bad_input_exits_2(case, expected, separable, tiny_bert, tmp_path):
+    train_p, eval_p = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    good = [{"id": "1", "text": "absorbed fast", "label": "absorption"}, {"id": "2", "text": "urine", "label": "excretion"}]
+    write_jsonl(train_p, good)
+    write_jsonl(eval_p, good)
+    if case == "unseen-eval-label":
+        write_jsonl(eval_p, [good[0], {"id": "3", "text": "tissue", "label": "distribution"}])
+    elif case == "empty-train":
+        train_p.write_text("")
+    else:
+        write_jsonl(train_p, [good[0], {"id": "2", "label": "excretion"}])
+    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(train_p), "--eval", str(eval_p),
+                                   "-o", str(tmp_path / "run"), *FAST])
+    assert r.exit_code == 2, r.output
+    line = r.output.strip().splitlines()[-1]
+    assert line.startswith("Error: ") and expected in line
+
+
+def test_two_stage_without_augmented_is_a_usage_error(separable, tmp_path):
+    r = CliRunner().invoke(train, ["compare", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(tmp_path),
+                                   "--methods", "vanilla,two-stage"])
+    assert r.exit_code == 2 and "needs --augmented" in r.output
