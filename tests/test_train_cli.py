@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import write_jsonl
+
 from prefit.train.cli import main as train
 
 pytestmark = pytest.mark.slow
