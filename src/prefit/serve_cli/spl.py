@@ -1,0 +1,179 @@
+"""DailyMed SPL (HL7 v3, namespace urn:hl7-org:v3): document metadata and pharmacokinetics paragraphs.
+
+Parsing is safe for untrusted files: no entity expansion, no DTD loading, no network; a document
+that declares entities is refused before anything is expanded.
+
+The pharmacokinetics section is LOINC 43682-4. ADME headings appear three ways, all recognised:
+a child section's title; a paragraph that is only a short heading ("Absorption"); or inline bold
+text at the start of a paragraph ("Absorption:", "Metabolism and Excretion:"), usually inside
+child sections coded 42229-5 that have no title.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefit.errors import InputError
+
+NS = {"v3": "urn:hl7-org:v3"}
+V3 = "{urn:hl7-org:v3}"
+PK_CODE = "43682-4"
+ADME = ("Absorption", "Distribution", "Metabolism", "Excretion")
+_ADME_RE = [
+    ("Absorption", re.compile(r"absor|bioavailab", re.I)),
+    ("Distribution", re.compile(r"distribut|protein binding", re.I)),
+    ("Metabolism", re.compile(r"metabol|biotransform", re.I)),
+    ("Excretion", re.compile(r"excret|eliminat", re.I)),
+]
+
+
+@dataclass
+class SplDocument:
+    path: str
+    set_id: str | None
+    version: str | None
+    effective_time: str | None
+    title: str | None
+    products: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PkParagraph:
+    section_path: list[str]
+    heading: str | None
+    index: int
+    text: str
+    kind: str  # paragraph | list | table
+
+
+def adme_label(heading: str | None) -> str:
+    """A/D/M/E from a heading (the first one named, for "Metabolism and Excretion"), else Other."""
+    if not heading:
+        return "Other"
+    hits = [(m.start(), lab) for lab, rx in _ADME_RE if (m := rx.search(heading))]
+    return min(hits)[1] if hits else "Other"
+
+
+def _parser():
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=True)
+
+
+def parse(source: str | Path | bytes, name: str | None = None):
+    """Parse SPL XML safely; return (SplDocument, root element)."""
+    from lxml import etree
+
+    label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    try:
+        if isinstance(source, bytes):
+            tree = etree.ElementTree(etree.fromstring(source, _parser()))
+        else:
+            tree = etree.parse(str(source), _parser())
+    except (etree.XMLSyntaxError, OSError) as e:
+        raise InputError(f"not well-formed XML ({e})", file=label) from e
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise InputError("refused: the document declares XML entities (possible entity-expansion attack)", file=label)
+    root = tree.getroot()
+    if root.tag != f"{V3}document":
+        raise InputError(f"not an SPL document (root element {root.tag!r}, expected {{urn:hl7-org:v3}}document)", file=label)
+
+    def attr(xpath: str, name_: str) -> str | None:
+        el = root.find(xpath, NS)
+        return None if el is None else el.get(name_)
+
+    title_el = root.find("v3:title", NS)
+    products = []
+    for p in root.iterfind(".//v3:manufacturedProduct/v3:manufacturedProduct/v3:name", NS):
+        t = _text(p)
+        if t and t not in products:
+            products.append(t)
+    doc = SplDocument(label, attr("v3:setId", "root"), attr("v3:versionNumber", "value"), attr("v3:effectiveTime", "value"),
+                      _text(title_el) or None if title_el is not None else None, products)
+    return doc, root
+
+
+def _text(el) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def _clean_title(t: str) -> str:
+    return re.sub(r"^\s*\d+(\.\d+)*\s*", "", " ".join(t.split()))
+
+
+def _inline_heading(p) -> tuple[str | None, str]:
+    """Split a leading bold/italic/underlined run ("Absorption:") from the paragraph text."""
+    first = next((c for c in p if isinstance(c.tag, str)), None)
+    lead = (p.text or "").strip()
+    if first is None or lead or first.tag != f"{V3}content" or not re.search(r"bold|italics|underline", first.get("styleCode", ""), re.I):
+        return None, _text(p)
+    head = _text(first)
+    full = _text(p)
+    rest = full[len(head):].lstrip()
+    if head.endswith((":", ".")) or rest.startswith((":", ".")):
+        rest = rest.lstrip(":.").strip()
+        heading = head.rstrip(":.").strip()
+        if heading and len(heading.split()) <= 8:
+            return heading, rest
+    return None, full
+
+
+def _is_heading_paragraph(text: str) -> bool:
+    return 0 < len(text) <= 60 and len(text.split()) <= 6 and not text.endswith((".", ";", ",")) and text[0].isupper()
+
+
+def find_pk_sections(root) -> list:
+    return root.xpath(f"//v3:section[v3:code[@code='{PK_CODE}']]", namespaces=NS)
+
+
+def iter_pk_paragraphs(root, *, include_tables: bool = False) -> Iterator[PkParagraph]:
+    """Paragraphs of every pharmacokinetics section, in document order, with section path and heading."""
+    index = 0
+    for sec in find_pk_sections(root):
+        for para in _walk(sec, [], None, include_tables):
+            para.index = index
+            index += 1
+            yield para
+
+
+def _walk(sec, path: list[str], heading: str | None, include_tables: bool) -> Iterator[PkParagraph]:
+    title_el = sec.find("v3:title", NS)
+    title = _clean_title(_text(title_el)) if title_el is not None else ""
+    path = path + [title] if title else path
+    if title and path[1:]:  # a child section's title is a heading
+        heading = title
+    text = sec.find("v3:text", NS)
+    if text is not None:
+        for el in text:
+            if not isinstance(el.tag, str):
+                continue
+            tag = el.tag.removeprefix(V3)
+            if tag == "paragraph":
+                t = _text(el)
+                if not t:
+                    continue
+                inline, rest = _inline_heading(el)
+                if inline:
+                    heading = inline
+                    if rest:
+                        yield PkParagraph(list(path), heading, 0, rest, "paragraph")
+                elif _is_heading_paragraph(t):
+                    heading = t
+                else:
+                    yield PkParagraph(list(path), heading, 0, t, "paragraph")
+            elif tag == "list":
+                for item in el.iterfind("v3:item", NS):
+                    t = _text(item)
+                    if t:
+                        yield PkParagraph(list(path), heading, 0, t, "list")
+            elif tag == "table" and include_tables:
+                rows = [" | ".join(_text(c) for c in tr if isinstance(c.tag, str)) for tr in el.iter(f"{V3}tr")]
+                t = "\n".join(r for r in rows if r.strip())
+                if t:
+                    yield PkParagraph(list(path), heading, 0, t, "table")
+    for comp in sec.iterfind("v3:component/v3:section", NS):
+        yield from _walk(comp, path, heading, include_tables)

@@ -1,0 +1,88 @@
+"""SPL parsing on real DailyMed labels (copied from shared data into tests/data/spl)."""
+
+import pytest
+
+from prefit.errors import InputError
+from prefit.serve_cli.spl import adme_label, iter_pk_paragraphs, parse
+
+SPL = "spl/{}.xml"
+
+# Paragraph counts and headings read off the XML: the naproxen label's PK section has 22
+# <paragraph> elements, 12 of them standalone headings ("Absorption", "Specific Populations", ...),
+# leaving 10 text paragraphs; sildenafil (Viagra) puts inline bold "Absorption and Distribution:"
+# style headings inside untitled 42229-5 sections.
+EXPECTED = [
+    ("570974d4-0d5b-4df2-b307-37380511835d", 10,
+     [None, "Absorption", "Distribution", "Metabolism", "Excretion", "Pediatric", "Geriatric", "Hepatic Impairment",
+      "Renal Impairment", "Aspirin"]),
+    ("0b0be196-0c62-461c-94f4-9a35339b4501", 25,
+     [None, None, "Absorption and Distribution", "Absorption and Distribution", "Metabolism and Excretion", "Metabolism and Excretion"]),
+    ("c6e131fe-e7df-4876-83f7-9156fc4e8228", 10, None),
+    ("369f73b9-e032-4315-e063-6294a90a4ca1", 21, None),
+    ("608d4f0d-b19f-46d3-749a-7159aa5f933d", 13, None),
+    ("2be8635b-5733-1ed4-e054-00144ff88e88", 1, None),
+]
+
+
+@pytest.mark.parametrize("name,count,headings", EXPECTED, ids=[e[0][:8] for e in EXPECTED])
+def test_pk_paragraphs(data_dir, name, count, headings):
+    doc, root = parse(data_dir / SPL.format(name))
+    paras = list(iter_pk_paragraphs(root))
+    assert len(paras) == count
+    assert [p.index for p in paras] == list(range(count))
+    assert all(p.section_path[0] == "Pharmacokinetics" and p.text for p in paras)
+    if headings:
+        assert [p.heading for p in paras][: len(headings)] == headings
+    assert doc.set_id == name and doc.version
+
+
+def test_metadata_and_adme_labels(data_dir):
+    doc, root = parse(data_dir / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
+    assert doc.products == ["Naproxen"] and doc.version == "1" and doc.effective_time
+    labels = [adme_label(p.heading) for p in iter_pk_paragraphs(root)]
+    assert labels[:5] == ["Other", "Absorption", "Distribution", "Metabolism", "Excretion"]
+    assert adme_label("Metabolism and Excretion") == "Metabolism" and adme_label("Elimination") == "Excretion"
+    assert adme_label("Renal Impairment") == "Other" and adme_label(None) == "Other"
+
+
+def test_tables_only_on_request(data_dir):
+    _, root = parse(data_dir / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
+    with_tables = list(iter_pk_paragraphs(root, include_tables=True))
+    tables = [p for p in with_tables if p.kind == "table"]
+    assert len(with_tables) == 10 + len(tables) and tables and "Cmax" in tables[0].text
+
+
+@pytest.mark.parametrize("name", ["no-title-no-pk", "otc-cough-no-pk"])
+def test_labels_without_pk_yield_nothing(data_dir, name):
+    doc, root = parse(data_dir / SPL.format(name))
+    assert doc.set_id and list(iter_pk_paragraphs(root)) == []
+
+
+def test_external_entity_refused_without_reading_it(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    xml = (f'<?xml version="1.0"?><!DOCTYPE document [<!ENTITY x SYSTEM "file://{secret}">]>'
+           '<document xmlns="urn:hl7-org:v3"><title>&x;</title></document>')
+    f = tmp_path / "evil.xml"
+    f.write_text(xml)
+    with pytest.raises(InputError) as e:
+        parse(f)
+    assert "declares XML entities" in str(e.value) and "TOP-SECRET" not in str(e.value)
+
+
+def test_billion_laughs_refused(tmp_path):
+    ents = '<!ENTITY a "lol">' + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    f = tmp_path / "lol.xml"
+    f.write_text(f'<?xml version="1.0"?><!DOCTYPE document [{ents}]><document xmlns="urn:hl7-org:v3"><title>&i;</title></document>')
+    # refused either by libxml2's amplification guard while parsing or by our entity check after it
+    with pytest.raises(InputError, match="declares XML entities|entity amplification"):
+        parse(f)
+
+
+def test_not_spl_and_broken_xml(tmp_path):
+    (tmp_path / "a.xml").write_text("<html/>")
+    with pytest.raises(InputError, match="not an SPL document"):
+        parse(tmp_path / "a.xml")
+    (tmp_path / "b.xml").write_text("<document")
+    with pytest.raises(InputError, match="not well-formed XML"):
+        parse(tmp_path / "b.xml")
