@@ -86,3 +86,39 @@ def test_not_spl_and_broken_xml(tmp_path):
     (tmp_path / "b.xml").write_text("<document")
     with pytest.raises(InputError, match="not well-formed XML"):
         parse(tmp_path / "b.xml")
+
+
+def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
+    import json
+    import shutil
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from prefit.serve_cli.cli import main as score
+
+    d = tmp_path / "labels"
+    d.mkdir()
+    for n in ("570974d4-0d5b-4df2-b307-37380511835d", "otc-cough-no-pk"):
+        shutil.copy(data_dir / SPL.format(n), d / f"{n}.xml")
+    z = tmp_path / "viagra.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(data_dir / SPL.format("0b0be196-0c62-461c-94f4-9a35339b4501"), "0b0be196.xml")
+        zf.writestr("image.jpg", b"\xff\xd8")
+    out = tmp_path / "paras.jsonl"
+    r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 10 + 25
+    assert [x["label"] for x in rows[:5]] == ["Other", "Absorption", "Distribution", "Metabolism", "Excretion"]
+    assert rows[-1]["source"] == f"{z}!0b0be196.xml" and rows[0]["set_id"] == "570974d4-0d5b-4df2-b307-37380511835d"
+    assert "otc-cough-no-pk.xml: no pharmacokinetics section" in r.output
+    # a broken file is reported and skipped, the rest kept; documents already in OUT are not redone
+    (d / "broken.xml").write_text("<document")
+    r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out), "-q"])
+    assert r.exit_code == 1
+    assert "broken.xml: not well-formed XML" in r.output and "0 new document(s)" in r.output
+    assert [json.loads(x) for x in out.read_text().splitlines()] == rows
+    csv_out = tmp_path / "paras.csv"
+    r = CliRunner().invoke(score, [str(z), "--extract-only", "-o", str(csv_out), "-q"])
+    assert r.exit_code == 0 and csv_out.read_text().count("\n") >= 26

@@ -1,9 +1,125 @@
-"""`score`: not yet available (issue 5)."""
+"""`score`: PK paragraphs of DailyMed SPL labels, extracted (and, with issue 5's model support, scored)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import click
 
+from prefit.cli_common import echo_err, setup_logging
+from prefit.errors import InputError
+
+
+@dataclass
+class ParagraphRecord:
+    set_id: str | None
+    version: str | None
+    title: str | None
+    source: str
+    section_path: list[str]
+    heading: str | None
+    paragraph_index: int
+    kind: str
+    text: str
+    label: str
+
+
+def _done_path(out: Path) -> Path:
+    return out.with_name(out.name + ".done.json")
+
+
+def _existing(out: Path) -> tuple[list[dict], set[str]]:
+    """Rows already written and the documents already processed (with or without PK paragraphs)."""
+    if not out.exists():
+        return [], set()
+    done = set(json.loads(_done_path(out).read_text())) if _done_path(out).exists() else set()
+    rows = []
+    if out.suffix == ".csv":
+        with open(out, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                r["section_path"] = json.loads(r["section_path"])
+                r["paragraph_index"] = int(r["paragraph_index"])
+                rows.append(r)
+    else:
+        rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return rows, done | {r["source"] for r in rows}
+
+
+def _write(out: Path, rows: list[dict]) -> None:
+    from prefit.jsonl import atomic_write, dumps
+
+    with atomic_write(out) as fh:
+        if out.suffix == ".csv":
+            w = csv.DictWriter(fh, fieldnames=list(ParagraphRecord.__dataclass_fields__))
+            w.writeheader()
+            for r in rows:
+                w.writerow(r | {"section_path": json.dumps(r["section_path"])})
+        else:
+            for r in rows:
+                fh.write(dumps(r) + "\n")
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Score DailyMed SPL labels (not yet available in this version)."""
-    raise click.ClickException("score is not yet available in this version")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
+@click.option("--extract-only", is_flag=True, help="Write paragraphs with a label from their ADME heading; no model.")
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None, help="Export directory (not yet available).")
+@click.option("--include-tables", is_flag=True, help="Keep tables, as text.")
+@click.option("--overwrite", is_flag=True, help="Start over instead of skipping documents already in OUT.")
+@click.option("-q", "--quiet", is_flag=True)
+def main(inputs, output, extract_only, model, include_tables, overwrite, quiet):
+    """Pharmacokinetics paragraphs (LOINC 43682-4) of DailyMed SPL labels: INPUTS are .xml files,
+    directories of them, or DailyMed .zip archives. One record per paragraph."""
+    from tqdm.auto import tqdm
+
+    from prefit.serve_cli.inputs import SplSource, iter_sources
+    from prefit.serve_cli.spl import adme_label, iter_pk_paragraphs, parse
+
+    setup_logging(quiet)
+    if not extract_only:
+        raise click.UsageError("scoring with a model is not yet available in this version; use --extract-only")
+    if output.suffix not in (".jsonl", ".csv"):
+        raise click.BadParameter(f"must end in .jsonl or .csv, found {output.name!r}", param_hint="-o")
+    rows, done = ([], set()) if overwrite else _existing(output)
+    already = len(done)
+    failed, no_pk, new_docs = [], [], 0
+    sources = list(iter_sources(list(inputs)))
+    for src in tqdm(sources, desc="labels", unit="doc", disable=quiet):
+        if not isinstance(src, SplSource):
+            failed.append(src)
+            continue
+        if src.name in done:
+            continue
+        try:
+            doc, root = parse(src.read(), name=src.name)
+        except InputError as e:
+            failed.append((src.name, e.message))
+            continue
+        except OSError as e:
+            failed.append((src.name, str(e)))
+            continue
+        paras = list(iter_pk_paragraphs(root, include_tables=include_tables))
+        done.add(src.name)
+        if not paras:
+            no_pk.append(src.name)
+        new_docs += 1
+        for p in paras:
+            rows.append(asdict(ParagraphRecord(doc.set_id, doc.version, doc.title, src.name, p.section_path, p.heading, p.index, p.kind,
+                                               p.text, adme_label(p.heading))))
+    from prefit.jsonl import write_json_atomic
+
+    _write(output, rows)
+    write_json_atomic(_done_path(output), sorted(done))
+    for name in no_pk:
+        echo_err(f"{name}: no pharmacokinetics section (LOINC 43682-4)")
+    for name, reason in failed:
+        echo_err(f"Error: {name}: {reason} (skipped)")
+    echo_err(f"wrote {len(rows)} paragraphs to {output} ({new_docs} new document(s), {already} already there, "
+             f"{len(no_pk)} without PK, {len(failed)} failed)")
+    if failed:
+        raise SystemExit(1)
+
+
