@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class ParagraphRecord:
     kind: str
     text: str
     label: str
+    predicted_label: str | None = None
+    probabilities: dict | None = None
 
 
 def _done_path(out: Path) -> Path:
@@ -42,6 +45,7 @@ def _existing(out: Path) -> tuple[list[dict], set[str]]:
             for r in csv.DictReader(fh):
                 r["section_path"] = json.loads(r["section_path"])
                 r["paragraph_index"] = int(r["paragraph_index"])
+                r["probabilities"] = json.loads(r["probabilities"]) if r.get("probabilities") else None
                 rows.append(r)
     else:
         rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -56,7 +60,8 @@ def _write(out: Path, rows: list[dict]) -> None:
             w = csv.DictWriter(fh, fieldnames=list(ParagraphRecord.__dataclass_fields__))
             w.writeheader()
             for r in rows:
-                w.writerow(r | {"section_path": json.dumps(r["section_path"])})
+                w.writerow(r | {"section_path": json.dumps(r["section_path"]),
+                                "probabilities": json.dumps(r["probabilities"]) if r.get("probabilities") else ""})
         else:
             for r in rows:
                 fh.write(dumps(r) + "\n")
@@ -66,11 +71,13 @@ def _write(out: Path, rows: list[dict]) -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
 @click.option("--extract-only", is_flag=True, help="Write paragraphs with a label from their ADME heading; no model.")
-@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None, help="Export directory (not yet available).")
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None, help="Export directory ('train export').")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--include-tables", is_flag=True, help="Keep tables, as text.")
 @click.option("--overwrite", is_flag=True, help="Start over instead of skipping documents already in OUT.")
 @click.option("-q", "--quiet", is_flag=True)
-def main(inputs, output, extract_only, model, include_tables, overwrite, quiet):
+def main(inputs, output, extract_only, model, device, batch_size, include_tables, overwrite, quiet):
     """Pharmacokinetics paragraphs (LOINC 43682-4) of DailyMed SPL labels: INPUTS are .xml files,
     directories of them, or DailyMed .zip archives. One record per paragraph."""
     from tqdm.auto import tqdm
@@ -79,8 +86,20 @@ def main(inputs, output, extract_only, model, include_tables, overwrite, quiet):
     from prefit.serve_cli.spl import adme_label, iter_pk_paragraphs, parse
 
     setup_logging(quiet)
-    if not extract_only:
-        raise click.UsageError("scoring with a model is not yet available in this version; use --extract-only")
+    if extract_only == (model is not None):
+        raise click.UsageError("give either --model EXPORT_DIR (score) or --extract-only (no model)")
+    scorer = None
+    if model is not None:
+        from prefit.export.scorer import Scorer
+
+        try:
+            scorer = Scorer(model, device)
+        except InputError as e:
+            echo_err(f"Error: {e.format()}")
+            raise SystemExit(2) from e
+        except RuntimeError as e:
+            raise click.ClickException(str(e)) from e
+    pending: list[ParagraphRecord] = []
     if output.suffix not in (".jsonl", ".csv"):
         raise click.BadParameter(f"must end in .jsonl or .csv, found {output.name!r}", param_hint="-o")
     rows, done = ([], set()) if overwrite else _existing(output)
@@ -106,9 +125,19 @@ def main(inputs, output, extract_only, model, include_tables, overwrite, quiet):
         if not paras:
             no_pk.append(src.name)
         new_docs += 1
-        for p in paras:
-            rows.append(asdict(ParagraphRecord(doc.set_id, doc.version, doc.title, src.name, p.section_path, p.heading, p.index, p.kind,
-                                               p.text, adme_label(p.heading))))
+        recs = [ParagraphRecord(doc.set_id, doc.version, doc.title, src.name, p.section_path, p.heading, p.index, p.kind, p.text,
+                                adme_label(p.heading)) for p in paras]
+        pending.extend(recs)
+    if scorer is not None and pending:
+        # paragraphs of all documents together, batched by length inside Scorer
+        t0 = time.perf_counter()
+        probs = scorer.probabilities([r.text for r in pending], batch_size)
+        rate = len(pending) / max(time.perf_counter() - t0, 1e-9)
+        for r, p in zip(pending, probs, strict=True):
+            r.predicted_label = scorer.labels[int(p.argmax())]
+            r.probabilities = {lab: round(float(x), 6) for lab, x in zip(scorer.labels, p, strict=True)}
+        echo_err(f"scored {len(pending)} paragraphs with {scorer.variant} on {scorer.device}: {rate:.1f} paragraphs/s")
+    rows.extend(asdict(r) for r in pending)
     from prefit.jsonl import write_json_atomic
 
     _write(output, rows)

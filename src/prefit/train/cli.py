@@ -128,3 +128,23 @@ def compare_cmd(augmented, methods, seeds, output, **kw):
     table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output)
     click.echo(markdown_table(table, len(sd)))
     echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export directory.")
+@click.option("--int8", is_flag=True, help="Also write a dynamic int8 model for CPU.")
+@click.option("--fp16", is_flag=True, help="Also write an fp16 model for CUDA.")
+@click.option("--force", is_flag=True, help="Replace the export directory.")
+def export_cmd(run_dir, output, int8, fp16, force):
+    """Export RUN_DIR's classifier to ONNX, with a parity check against PyTorch per variant."""
+    from prefit.export.onnx_export import export
+
+    setup_logging()
+    try:
+        meta = export(run_dir, output, int8=int8, fp16=fp16, force=force)
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from e
+    for p in meta["parity"]:
+        echo_err(f"{p['variant']}: max |logit diff| {p['max_abs_diff']:.2e}, argmax agreement {p['argmax_agreement']:.3f} on {p['n']} inputs")
+    echo_err(f"exported to {output}")

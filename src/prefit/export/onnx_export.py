@@ -1,0 +1,159 @@
+"""ONNX export of a trained classifier, with parity checks against PyTorch.
+
+EXPORT_DIR/ model.onnx (fp32), model.int8.onnx (--int8: dynamic int8 quantization for CPU),
+model.fp16.onnx (--fp16: for CUDA; LayerNorm/Softmax kept in fp32), tokenizer files,
+label_map.json, metadata.json (source run, versions, parity numbers of every variant).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from prefit.errors import InputError
+
+log = logging.getLogger("prefit")
+
+# Parity limits. fp32 must match closely; quantized variants are judged by argmax agreement.
+# int8 passes on either test: a near-tie can flip its argmax with a tiny logit difference.
+LIMITS = {"fp32": {"max_abs_diff": 1e-3, "agreement": 1.0, "either": False},
+          "int8": {"max_abs_diff": 5e-2, "agreement": 0.95, "either": True},
+          "fp16": {"max_abs_diff": 5e-2, "agreement": 0.98, "either": False}}
+
+SAMPLE_TEXTS = [
+    "The drug is rapidly absorbed after oral administration; peak plasma concentrations occur within 2 hours.",
+    "It is extensively metabolized in the liver by CYP3A4 to inactive metabolites.",
+    "Approximately 60% of the dose is excreted in urine as unchanged drug.",
+    "The volume of distribution is 1.2 L/kg and plasma protein binding is 95%.",
+    "No dose adjustment is needed in patients with mild renal impairment.",
+    "Food does not affect the bioavailability.",
+]
+
+
+@dataclass
+class Parity:
+    variant: str
+    max_abs_diff: float
+    argmax_agreement: float
+    n: int
+    ok: bool
+
+
+def _inputs(tok, texts: list[str], max_length: int) -> dict:
+    enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    return {k: v.astype("int64") for k, v in enc.items()}
+
+
+def check_parity(onnx_path: Path, variant: str, torch_logits, feeds: dict) -> Parity:
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = {i.name for i in sess.get_inputs()}
+    out = sess.run(["logits"], {k: v for k, v in feeds.items() if k in names})[0].astype("float32")
+    if out.shape != torch_logits.shape:
+        raise RuntimeError(f"{variant}: logits shape {out.shape} != PyTorch {torch_logits.shape}")
+    diff = float(np.abs(out - torch_logits).max())
+    agree = float((out.argmax(-1) == torch_logits.argmax(-1)).mean())
+    lim = LIMITS[variant]
+    ok = (agree >= lim["agreement"]) or (diff <= lim["max_abs_diff"]) if lim["either"] else (
+        agree >= lim["agreement"] and diff <= lim["max_abs_diff"])
+    return Parity(variant, diff, agree, int(out.shape[0]), ok)
+
+
+def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16: bool = False, texts: list[str] | None = None,
+           force: bool = False, opset: int = 17) -> dict:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    model_dir = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
+    if not (model_dir / "label_map.json").exists():
+        raise InputError("not a prefit run directory (no model/label_map.json); train one with 'train two-stage'", file=run_dir)
+    if out_dir.exists() and not force:
+        raise InputError("export directory exists; use --force to override", file=out_dir)
+    label_map = json.loads((model_dir / "label_map.json").read_text())
+    max_length = int(label_map.get("max_length", 128))
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    feeds = _inputs(tok, texts or _run_texts(run_dir) or SAMPLE_TEXTS, max_length)
+    input_names = list(feeds)  # exactly what the tokenizer produces (token_type_ids for BERT)
+    with torch.no_grad():
+        ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.float().numpy()
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        fp32 = tmp / "model.onnx"
+
+        class Wrapper(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, *args):
+                return self.m(**dict(zip(input_names, args, strict=True))).logits
+
+        dyn = {n: {0: "batch", 1: "sequence"} for n in input_names} | {"logits": {0: "batch"}}
+        torch.onnx.export(Wrapper(model), tuple(torch.from_numpy(feeds[n]) for n in input_names), str(fp32), input_names=input_names,
+                          output_names=["logits"], dynamic_axes=dyn, opset_version=opset, dynamo=False)
+        results = [check_parity(fp32, "fp32", ref, feeds)]
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32), str(tmp / "model.int8.onnx"), weight_type=QuantType.QInt8)
+            results.append(check_parity(tmp / "model.int8.onnx", "int8", ref, feeds))
+        if fp16:
+            import onnx
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            m16 = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True,
+                                           op_block_list=["LayerNormalization", "Softmax", "ReduceMean", "Pow", "Sqrt", "Erf"])
+            onnx.save(m16, str(tmp / "model.fp16.onnx"))
+            results.append(check_parity(tmp / "model.fp16.onnx", "fp16", ref, feeds))
+        bad = [r for r in results if not r.ok]
+        if bad:
+            raise RuntimeError("parity check failed: " + "; ".join(
+                f"{r.variant}: max |logit diff| {r.max_abs_diff:.2e}, argmax agreement {r.argmax_agreement:.3f} "
+                f"(limits {LIMITS[r.variant]})" for r in bad))
+        tok.save_pretrained(tmp)
+        from prefit.jsonl import write_json_atomic
+        from prefit.train.run import package_versions
+
+        write_json_atomic(tmp / "label_map.json", label_map)
+        meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "labels": label_map["labels"],
+                "opset": opset, "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
+        write_json_atomic(tmp / "metadata.json", meta)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp), out_dir)
+        return meta
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_texts(run_dir: Path, n: int = 64) -> list[str]:
+    """Real inputs for the parity check: up to n texts of the run's evaluation file, if it is still there."""
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text())
+        from prefit.jsonl import Fields, iter_records
+
+        f = cfg["run"]["fields"]
+        out = []
+        for r in iter_records(cfg["run"]["eval"], Fields(f["text"], f["label"]), require_label=False):
+            out.append(r.text)
+            if len(out) >= n:
+                break
+        return out
+    except (OSError, KeyError, ValueError, InputError):
+        return []
+
+
+def _ort_version() -> dict:
+    import onnxruntime
+
+    return {"onnxruntime": onnxruntime.__version__}

@@ -1,0 +1,107 @@
+"""onnxruntime scoring of an export directory: one session, batches sorted by length.
+
+`Scorer` picks CUDA (with IO binding) when onnxruntime offers it and CPU otherwise;
+`ScoreBatch` is the plain callable over a batch of records for distributed engines (Ray Data).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from prefit.errors import InputError
+
+log = logging.getLogger("prefit")
+
+
+class Scorer:
+    def __init__(self, export_dir: str | Path, device: str = "auto", variant: str = "auto") -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        d = Path(export_dir)
+        if not (d / "metadata.json").exists():
+            raise InputError("not a prefit export directory (no metadata.json); make one with 'train export'", file=d)
+        self.meta = json.loads((d / "metadata.json").read_text())
+        self.labels = self.meta["labels"]
+        self.max_length = int(self.meta["max_length"])
+        avail = ort.get_available_providers()
+        use_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in avail)
+        if device == "cuda" and "CUDAExecutionProvider" not in avail:
+            raise RuntimeError("--device cuda was asked for, but onnxruntime offers no CUDAExecutionProvider; use --device cpu or auto")
+        files = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+
+        def pick(cuda: bool) -> str:
+            if variant != "auto":
+                return variant
+            preferred = "fp16" if cuda else "int8"
+            return preferred if (d / files[preferred]).exists() else "fp32"
+
+        chosen = pick(use_cuda)
+        self.session = self._session(ort, d, files, chosen, use_cuda)
+        self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
+        if use_cuda and self.device == "cpu":
+            if device == "cuda":
+                raise RuntimeError("onnxruntime could not start CUDA (it needs CUDA 13 and cuDNN 9); use --device cpu or auto")
+            log.warning("onnxruntime could not start CUDA; scoring on CPU")
+            if pick(False) != chosen:
+                chosen = pick(False)
+                self.session = self._session(ort, d, files, chosen, False)
+        self.variant = chosen
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.tok = AutoTokenizer.from_pretrained(d)
+
+    @staticmethod
+    def _session(ort, d: Path, files: dict, variant: str, cuda: bool):
+        path = d / files[variant]
+        if not path.exists():
+            raise InputError(f"export has no {variant} model ({path.name})", file=d)
+        providers = (["CUDAExecutionProvider"] if cuda else []) + ["CPUExecutionProvider"]
+        return ort.InferenceSession(str(path), providers=providers)
+
+    def probabilities(self, texts: list[str], batch_size: int = 32):
+        """Softmax probabilities per text, batched by similar length; returned in input order."""
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), len(self.labels)), dtype="float32")
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            enc = self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+            feeds = {k: enc[k].astype("int64") for k in self.input_names}
+            if self.device == "cuda":
+                logits = self._run_iobinding(feeds)
+            else:
+                logits = self.session.run(["logits"], feeds)[0]
+            z = logits.astype("float32") - logits.max(-1, keepdims=True)
+            p = np.exp(z)
+            out[idx] = p / p.sum(-1, keepdims=True)
+        return out
+
+    def _run_iobinding(self, feeds):
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        for k, v in feeds.items():
+            binding.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v, "cuda", 0))
+        binding.bind_output("logits", "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+
+class ScoreBatch:
+    """Score a batch of records (mapping of columns, Ray Data's "numpy" format): adds
+    `predicted_label` and `probabilities` columns. Ray: ds.map_batches(ScoreBatch, fn_constructor_kwargs=
+    {"export_dir": ...}, concurrency=n_gpus, num_gpus=1)."""
+
+    def __init__(self, export_dir: str, device: str = "auto", text_field: str = "text") -> None:
+        self.scorer = Scorer(export_dir, device)
+        self.text_field = text_field
+
+    def __call__(self, batch: dict) -> dict:
+        probs = self.scorer.probabilities([str(t) for t in batch[self.text_field]])
+        out = {k: list(v) for k, v in batch.items()}
+        out["predicted_label"] = [self.scorer.labels[i] for i in probs.argmax(-1)]
+        out["probabilities"] = [dict(zip(self.scorer.labels, map(float, p), strict=True)) for p in probs]
+        return out
