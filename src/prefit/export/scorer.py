@@ -27,7 +27,8 @@ class Scorer:
         self.labels = self.meta["labels"]
         self.max_length = int(self.meta["max_length"])
         avail = ort.get_available_providers()
-        use_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in avail)
+        # Ask for CUDA only when a GPU is visible: onnxruntime-gpu logs a loud error on a machine without one.
+        use_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in avail and _gpu_visible())
         if device == "cuda" and "CUDAExecutionProvider" not in avail:
             raise RuntimeError("--device cuda was asked for, but onnxruntime offers no CUDAExecutionProvider; use --device cpu or auto")
         files = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
@@ -105,3 +106,9 @@ class ScoreBatch:
         out["predicted_label"] = [self.scorer.labels[i] for i in probs.argmax(-1)]
         out["probabilities"] = [dict(zip(self.scorer.labels, map(float, p), strict=True)) for p in probs]
         return out
+
+
+def _gpu_visible() -> bool:
+    import ctranslate2
+
+    return ctranslate2.get_cuda_device_count() > 0
