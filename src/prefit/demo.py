@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     for lab, pc in ms["per_class"].items():
         print(f"{lab + ' (' + str(pc['train_count']) + ' train)':<28}{pc['f1']:>7.3f}  (support {pc['support']})")
     print(f"artefacts: {d}/paragraphs.jsonl, {d}/augmented.jsonl, {d}/run/, {d}/export/, {d}/scored.jsonl")
-    print(f"\nartefacts: {out}/train.jsonl, {aug}, {out}/run-vanilla/, {out}/run-two-stage/ "
-          f"({time.perf_counter() - t0:.0f}s)")
+    print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s")
+    print(f"artefacts: {out}/train.jsonl, {aug}, {out}/run-vanilla/, {out}/run-two-stage/")
     return 0
 
 
