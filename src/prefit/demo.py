@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1")):
         print(f"{name:<28}{mv[key]:>9.3f}{mt[key]:>11.3f}")
     print("(one seed on a small sample: a smoke run of the pipeline, not evidence for either method)")
+    print(f"artefacts: {out}/train.jsonl, {aug}, {out}/run-vanilla/, {out}/run-two-stage/")
 
     # Part 2: drug labels. ADME paragraphs from four sample SPL labels (labels from their headings),
     # augmented, two-stage training, ONNX export, scoring of a fifth label not used for training.
@@ -100,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{lab + ' (' + str(pc['train_count']) + ' train)':<28}{pc['f1']:>7.3f}  (support {pc['support']})")
     print(f"artefacts: {d}/paragraphs.jsonl, {d}/augmented.jsonl, {d}/run/, {d}/export/, {d}/scored.jsonl")
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s")
-    print(f"artefacts: {out}/train.jsonl, {aug}, {out}/run-vanilla/, {out}/run-two-stage/")
     return 0
 
 
