@@ -86,6 +86,9 @@ def run(cfg: RunConfig) -> dict:
     handler = logging.FileHandler(out / "train.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
+    level = log.level
+    if level == logging.NOTSET or level > logging.INFO:
+        log.setLevel(logging.INFO)  # train.log is complete even when used as a library
     try:
         t_start = time.perf_counter()
         seed_everything(cfg.seed)
@@ -125,6 +128,7 @@ def run(cfg: RunConfig) -> dict:
                  metrics["non_majority_micro_f1"])
         return metrics
     finally:
+        log.setLevel(level)
         log.removeHandler(handler)
         handler.close()
 
