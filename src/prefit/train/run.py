@@ -53,20 +53,28 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def load_model(name: str | None, labels: list[str]):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def load_tokenizer(name: str | None):
+    """Resolve the encoder name once and load its tokenizer; returns (tokenizer, resolved path)."""
+    from transformers import AutoTokenizer
 
     from prefit.models import resolve_encoder
 
     path = resolve_encoder(name)
     try:
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        return AutoTokenizer.from_pretrained(path), path
+    except OSError as e:
+        raise InputError(f"could not load model {name or path!r}: {e}".splitlines()[0]) from e
+
+
+def load_model(path: str, labels: list[str]):
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
             ignore_mismatched_sizes=True)
     except OSError as e:
-        raise InputError(f"could not load model {name or path!r}: {e}".splitlines()[0]) from e
-    return model, tok, path
+        raise InputError(f"could not load model {path!r}: {e}".splitlines()[0]) from e
 
 
 def run(cfg: RunConfig) -> dict:
@@ -81,7 +89,7 @@ def run(cfg: RunConfig) -> dict:
         raise InputError("run directory already holds a finished run; use --overwrite to replace it", file=out)
     stages = recipe(cfg.method, cfg.recipe)
     if any(s.data == "augmented" for s in stages) and not cfg.augmented:
-        raise click_usage("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
+        raise InputError("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "train.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -92,18 +100,15 @@ def run(cfg: RunConfig) -> dict:
     try:
         t_start = time.perf_counter()
         seed_everything(cfg.seed)
-        # Labels come from the training data; read the tokenizer first to encode every split once.
-        from transformers import AutoTokenizer
-
-        from prefit.models import resolve_encoder
+        # Labels come from the training data; load the tokenizer first to encode every split once.
         from prefit.train.data import LabelMap
 
-        tok = AutoTokenizer.from_pretrained(resolve_encoder(cfg.model))
+        tok, path = load_tokenizer(cfg.model)
         train, labels = load_split(cfg.train, cfg.fields, None, tok, cfg.max_length)
         evals, _ = load_split(cfg.eval, cfg.fields, labels, tok, cfg.max_length)
         aug = load_split(cfg.augmented, cfg.fields, LabelMap(labels.labels), tok, cfg.max_length)[0] if cfg.augmented else None
         seed_everything(cfg.seed)
-        model, tok, path = load_model(cfg.model, labels.labels)
+        model = load_model(path, labels.labels)
         device = resolve_device(cfg.device)
         model.to(device)
         k = len(labels.labels)
@@ -131,12 +136,6 @@ def run(cfg: RunConfig) -> dict:
         log.setLevel(level)
         log.removeHandler(handler)
         handler.close()
-
-
-def click_usage(msg: str):
-    import click
-
-    return click.UsageError(msg)
 
 
 def load_metrics(run_dir: str | Path) -> dict:
