@@ -4,8 +4,10 @@
 Steps (all through the real CLIs): stratified test split held out from
 ../shared/data/20newsgroups/train.jsonl.gz; `aug imbalance --kind step --ratio 0.1`;
 `aug eda --balance max`; `train compare --methods vanilla,two-stage --seeds ...`.
-Prints the table (micro-F1, macro-F1, non-majority micro-F1, minority-class mean F1, mean ± SEM)
-and the wall time, and writes bench/results/quality.json. Not part of CI: hours on 2 CPU cores.
+Seeds run one at a time (both methods), and after each the table so far (micro-F1, macro-F1,
+non-majority micro-F1, minority-class mean F1, mean ± SEM) and the wall time are printed and
+written to bench/results/quality.json. Re-running resumes: finished runs are reused. Not part of
+CI: about 40 minutes per seed on 2 CPU cores.
 
     python bench/quality.py [--seeds 7,42,106] [--max-length 128] [--test-per-class 100]
 """
@@ -56,15 +58,30 @@ def main() -> None:
        "--seed", "0", "--overwrite")
     if not (work / "augmented.jsonl").exists():
         sh(str(bindir / "aug"), "eda", str(work / "train.jsonl"), "-o", str(work / "augmented.jsonl"), "--balance", "max")
-    sh(str(bindir / "train"), "compare", "--methods", "vanilla,two-stage", "--seeds", args.seeds, "--train", str(work / "train.jsonl"),
-       "--augmented", str(work / "augmented.jsonl"), "--eval", str(work / "test.jsonl"), "--max-length", str(args.max_length),
-       "-o", str(work / "compare"), "-q")
-    res = json.loads((work / "compare" / "results.json").read_text())
-    wall = time.perf_counter() - t0
-    print(f"\nwall time {wall / 60:.1f} min")
-    write_result("quality", {"args": vars(args), "machine": machine(), "wall_seconds": wall, "summary": res["summary"],
-                             "paper": {"setting": "20NG step rho=0.1, BERT-base", "non_majority_micro_f1": {"vanilla": 0.6433, "two-stage": 0.6781}}})
+    seeds = args.seeds.split(",")
+    paper = {"setting": "20NG step rho=0.1, BERT-base", "non_majority_micro_f1": {"vanilla": 0.6433, "two-stage": 0.6781}}
+    # Seed by seed: `compare` reuses finished runs, so after each seed the table covers both methods
+    # on the same seeds, and an interrupted bench resumes where it stopped.
+    for k in range(1, len(seeds) + 1):
+        sh(str(bindir / "train"), "compare", "--methods", "vanilla,two-stage", "--seeds", ",".join(seeds[:k]), "--train",
+           str(work / "train.jsonl"), "--augmented", str(work / "augmented.jsonl"), "--eval", str(work / "test.jsonl"),
+           "--max-length", str(args.max_length), "-o", str(work / "compare"), "-q")
+        res = json.loads((work / "compare" / "results.json").read_text())
+        wall = time.perf_counter() - t0
+        print(f"\n{k} seed(s) ({','.join(seeds[:k])}), wall time so far {wall / 60:.1f} min")
+        print((work / "compare" / "results.md").read_text())
+        write_result("quality", {"args": vars(args), "seeds_done": seeds[:k], "machine": machine(), "wall_seconds": wall,
+                                 "train_counts": _counts(work / "train.jsonl"), "augmented_counts": _counts(work / "augmented.jsonl"),
+                                 "summary": res["summary"], "runs": res["runs"], "paper": paper})
 
+
+def _counts(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open(path) as fh:
+        for line in fh:
+            lab = json.loads(line)["label"]
+            out[lab] = out.get(lab, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 if __name__ == "__main__":
     main()

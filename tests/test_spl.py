@@ -158,6 +158,7 @@ def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
     assert r.exit_code == 0, r.output
     meta = json.loads((exp / "metadata.json").read_text())
     assert meta["inputs"] == ["input_ids", "token_type_ids", "attention_mask"]
+    assert meta["top_layer_cls_only"] is True  # BERT: the graph computes the top layer for [CLS] only
     parity = {p["variant"]: p for p in meta["parity"]}
     assert set(parity) == {"fp32", "int8", "fp16"} and all(p["ok"] for p in parity.values())
     assert parity["fp32"]["max_abs_diff"] < 1e-3 and parity["fp32"]["argmax_agreement"] == 1.0

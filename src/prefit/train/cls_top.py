@@ -53,17 +53,19 @@ def supports(model: torch.nn.Module) -> bool:
     return all(n in have for n in need)
 
 
-def classify(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cls_only: bool = True) -> torch.Tensor:
-    """Logits of a sequence classifier; the top layer runs for [CLS] only when the model allows it."""
+def classify(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cls_only: bool = True,
+             **inputs: torch.Tensor) -> torch.Tensor:
+    """Logits of a sequence classifier; the top layer runs for [CLS] only when the model allows it.
+    `inputs`: further model inputs such as token_type_ids."""
     if not (cls_only and supports(model)):
-        return model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return model(input_ids=input_ids, attention_mask=attention_mask, **inputs).logits
     base = model.base_model
     layers = base.encoder.layer
     top = layers[-1]
     # Run the model's own embeddings, mask handling and lower layers by hiding the top layer.
     base.encoder.layer = layers[:-1]
     try:
-        hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = base(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
     finally:
         base.encoder.layer = layers
     cls = top_layer_cls(top, hidden, attention_mask)
