@@ -1,7 +1,8 @@
 """One explicit training loop: batch, forward, loss, backward, (SAM), clip, step, log.
 
 `train_stage` runs one Stage; frozen parameters get no gradient, and because nothing below the
-first trainable layer requires grad, autograd builds no graph there either.
+first trainable layer requires grad, autograd builds no graph there either. The forward computes
+the top layer for [CLS] only where the model allows it (cls_top.py): same logits, less work.
 """
 
 from __future__ import annotations
