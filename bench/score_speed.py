@@ -68,22 +68,17 @@ def main() -> None:
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
 
     @torch.no_grad()
-    def torch_probs():
+    def torch_probs(cls_only: bool = False):
         out = np.zeros((len(texts), 5), dtype="float32")
         for s in range(0, len(order), args.batch_size):
             idx = order[s : s + args.batch_size]
             enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=128, return_tensors="pt")
-            out[idx] = model(**enc).logits.softmax(-1).numpy()
+            logits = classify(model, enc.pop("input_ids"), enc.pop("attention_mask"), **enc) if cls_only else model(**enc).logits
+            out[idx] = logits.softmax(-1).numpy()
         return out
 
-    @torch.no_grad()
     def torch_cls_probs():
-        out = np.zeros((len(texts), 5), dtype="float32")
-        for s in range(0, len(order), args.batch_size):
-            idx = order[s : s + args.batch_size]
-            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=128, return_tensors="pt")
-            out[idx] = classify(model, enc.pop("input_ids"), enc.pop("attention_mask"), **enc).softmax(-1).numpy()
-        return out
+        return torch_probs(cls_only=True)
 
     ref = torch_probs()
     rows, results = [], {}
