@@ -165,6 +165,19 @@ def test_mean_sem():
     assert mean_sem([5.0]) == (5.0, 0.0)
 
 
+def test_results_table_shows_sem_only_with_two_or_more_seeds():
+    from prefit.train.compare import aggregate, markdown_table
+
+    def run(x):
+        return {"accuracy": x, "micro_f1": x, "macro_f1": x, "non_majority_micro_f1": x, "minority_mean_f1": x,
+                "per_class": {"a": {"f1": x}}}
+
+    one = markdown_table(aggregate({"vanilla": [run(0.5)]}), 1)
+    assert "One seed: no standard error." in one and "| vanilla | 0.5000 | 0.5000 |" in one and "±" not in one
+    two = markdown_table(aggregate({"vanilla": [run(0.5), run(0.7)]}), 2)
+    assert "Mean ± SEM over 2 seeds." in two and "| vanilla | 0.6000 ± 0.1000 |" in two
+
+
 def test_length_grouped_batches_cover_everything_once():
     import random
 

@@ -61,10 +61,12 @@ def aggregate(runs: dict[str, list[dict]]) -> dict:
 def markdown_table(table: dict, n_seeds: int) -> str:
     cols = [("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1"),
             ("minority_mean_f1", "minority-class mean F1")]
-    lines = [f"Mean ± SEM over {n_seeds} seed(s).", "", "| method | " + " | ".join(c[1] for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
+    # One seed has no standard error: print the value alone rather than a "± 0.0000" that claims certainty.
+    head = f"Mean ± SEM over {n_seeds} seeds." if n_seeds > 1 else "One seed: no standard error."
+    lines = [head, "", "| method | " + " | ".join(c[1] for c in cols) + " |", "|---|" + "---|" * len(cols)]
     for method, row in table.items():
-        lines.append(f"| {method} | " + " | ".join(f"{row[k]['mean']:.4f} ± {row[k]['sem']:.4f}" for k, _ in cols) + " |")
+        cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n_seeds > 1 else "") for k, _ in cols]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
