@@ -7,7 +7,7 @@ Steps (all through the real CLIs): stratified test split held out from
 Seeds run one at a time (both methods), and after each the table so far (micro-F1, macro-F1,
 non-majority micro-F1, minority-class mean F1, mean ± SEM) and the wall time are printed and
 written to bench/results/quality.json. Re-running resumes: finished runs are reused. Not part of
-CI: about 40 minutes per seed on 2 CPU cores.
+CI: about 35 minutes per seed on an idle 2-core CPU.
 
     python bench/quality.py [--seeds 7,42,106] [--max-length 128] [--test-per-class 100]
 """
