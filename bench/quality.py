@@ -1,16 +1,25 @@
-"""Quality: vanilla vs two-stage on step-imbalanced 20 Newsgroups (rho = 0.1, 10 majority and
-10 minority classes), EDA-balanced augmentation, default encoder, several seeds.
+"""Quality: the paper's 20 Newsgroups table, with the peers a user would try first, chosen fairly.
 
-Steps (all through the real CLIs): stratified test split held out from
-../shared/data/20newsgroups/train.jsonl.gz; `aug imbalance --kind step --ratio 0.1`;
-`aug eda --balance max`; `train compare --methods vanilla,two-stage --seeds ...`.
-Seeds run one at a time (both methods), and after each the table so far (micro-F1, macro-F1,
-non-majority micro-F1, minority-class mean F1, mean ± SEM) and the wall time are printed and
-written to bench/results/quality.json. Re-running resumes: finished runs are reused. Not part of
-CI: about 37 minutes per seed on an idle 2-core CPU (16 vanilla, 21 two-stage). The JSON's
-wall_seconds_this_invocation excludes reused runs; per-method run times are under summary.
+Protocols (--protocol step|longtail|both): 100 posts per class of ../shared/data/20newsgroups
+held out as test (2,000; headers removed, whitespace collapsed, cut at 2,000 characters), the
+rest made imbalanced with `aug imbalance --kind step|longtail --ratio 0.1 --seed 0`, balanced with
+`aug eda --balance max`. Then `train compare --select ...` per method: every method picks its
+learning rate (the peers their C) on a stratified validation split of the training file, then
+trains --seeds on the whole training file and is evaluated on the test split. Selection never
+reads the test split.
 
-    python bench/quality.py [--seeds 7,42,106] [--max-length 128] [--test-per-class 100]
+Resumable across sessions: each finished run's metrics.json and config.json (a few KB, no
+weights) are copied to bench/results/quality_runs/PROTOCOL/ as soon as the run ends; a later
+invocation restores them into the work folder, where `train compare` reuses a run whose settings
+match. Commit bench/results/ after a session. Runs go one method and one seed at a time, seeds in
+the outer loop, so the table has every method for the first seed before it adds a second.
+--budget-minutes stops starting new runs after that long.
+
+Writes bench/results/quality.json (step) and quality_longtail.json:
+summary[method][metric] = {"mean", "sem"} for micro_f1, macro_f1, non_majority_micro_f1,
+minority_mean_f1 (and accuracy, per_class_f1), the chosen values, the runs, the machine.
+
+    python bench/quality.py --protocol step --seeds 7,42,106 --budget-minutes 150
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -26,54 +36,98 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, body, machine, newsgroups, write_result  # noqa: E402
 
+METHODS = "tfidf-lr,probe,vanilla,oversample,lpft,two-stage,two-stage+cb,two-stage+ldam-drw"
+SELECT = ["lr=3e-5,1e-4", "c=1,10"]
+PAPER = {"setting": "20NG step rho=0.1, BERT-base", "non_majority_micro_f1": {"vanilla": 0.6433, "two-stage": 0.6781}}
+
+
+def make_data(work: Path, protocol: str, test_per_class: int, bindir: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "test.jsonl").exists():
+        rows = newsgroups()
+        random.Random(0).shuffle(rows)
+        by: dict[str, list[dict]] = {}
+        for r in rows:
+            text = " ".join(body(r["text"]).split())[:2000]
+            if text.strip():
+                by.setdefault(r["label"], []).append({"id": r["id"], "text": text, "label": r["label"]})
+        for name, data in (("test", [r for v in by.values() for r in v[:test_per_class]]),
+                           ("balanced", [r for v in by.values() for r in v[test_per_class:]])):
+            with open(work / f"{name}.jsonl", "w") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in data)
+    if not (work / "train.jsonl").exists():
+        sh(work, str(bindir / "aug"), "imbalance", "balanced.jsonl", "-o", "train.jsonl", "--kind", protocol, "--ratio", "0.1", "--seed", "0")
+    if not (work / "augmented.jsonl").exists():
+        sh(work, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
+
+
+def sh(cwd: Path, *a: str) -> None:
+    print(f"$ (cd {cwd}) " + " ".join(a), flush=True)
+    subprocess.run(a, check=True, cwd=cwd)
+
+
+def sync_runs(compare: Path, store: Path, direction: str) -> int:
+    """Copy finished runs' metrics.json + config.json between the work folder and the committed store."""
+    src, dst = (compare, store) if direction == "save" else (store, compare)
+    n = 0
+    for m in src.glob("**/metrics.json"):
+        rel = m.parent.relative_to(src)
+        if not (m.parent / "config.json").exists() or (dst / rel / "metrics.json").exists():
+            continue
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(m.parent / "config.json", dst / rel / "config.json")
+        shutil.copy2(m, dst / rel / "metrics.json")  # last: its presence marks a finished run
+        n += 1
+    return n
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--protocol", choices=["step", "longtail", "both"], default="step")
+    ap.add_argument("--methods", default=METHODS)
     ap.add_argument("--seeds", default="7,42,106")
+    ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(SELECT)})")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--test-per-class", type=int, default=100)
+    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
     ap.add_argument("--work", default=str(RESULTS / "quality_work"))
     args = ap.parse_args()
     t0 = time.perf_counter()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
     bindir = Path(sys.executable).parent
-    rows = newsgroups()
-    rng = random.Random(0)
-    rng.shuffle(rows)
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r["label"], []).append({"id": r["id"], "text": " ".join(body(r["text"]).split())[:2000], "label": r["label"]})
-    by = {k: [r for r in v if r["text"].strip()] for k, v in by.items()}
-    test = [r for v in by.values() for r in v[: args.test_per_class]]
-    train = [r for v in by.values() for r in v[args.test_per_class :]]
-    for name, data in (("test", test), ("balanced", train)):
-        with open(work / f"{name}.jsonl", "w") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in data)
-
-    def sh(*a: str) -> None:
-        print("$ " + " ".join(a), flush=True)
-        subprocess.run(a, check=True)
-
-    sh(str(bindir / "aug"), "imbalance", str(work / "balanced.jsonl"), "-o", str(work / "train.jsonl"), "--kind", "step", "--ratio", "0.1",
-       "--seed", "0", "--overwrite")
-    if not (work / "augmented.jsonl").exists():
-        sh(str(bindir / "aug"), "eda", str(work / "train.jsonl"), "-o", str(work / "augmented.jsonl"), "--balance", "max")
-    seeds = args.seeds.split(",")
-    paper = {"setting": "20NG step rho=0.1, BERT-base", "non_majority_micro_f1": {"vanilla": 0.6433, "two-stage": 0.6781}}
-    # Seed by seed: `compare` reuses finished runs, so after each seed the table covers both methods
-    # on the same seeds, and an interrupted bench resumes where it stopped.
-    for k in range(1, len(seeds) + 1):
-        sh(str(bindir / "train"), "compare", "--methods", "vanilla,two-stage", "--seeds", ",".join(seeds[:k]), "--train",
-           str(work / "train.jsonl"), "--augmented", str(work / "augmented.jsonl"), "--eval", str(work / "test.jsonl"),
-           "--max-length", str(args.max_length), "-o", str(work / "compare"), "-q")
+    methods, seeds = args.methods.split(","), args.seeds.split(",")
+    select = [x for s in (args.select or SELECT) for x in ("--select", s)]
+    for protocol in (["step", "longtail"] if args.protocol == "both" else [args.protocol]):
+        work = Path(args.work) / protocol
+        store = RESULTS / "quality_runs" / protocol
+        make_data(work, protocol, args.test_per_class, bindir)
+        print(f"restored {sync_runs(work / 'compare', store, 'restore')} finished run(s) from {store}")
+        common = ["--train", "train.jsonl", "--augmented", "augmented.jsonl", "--eval", "test.jsonl", "--max-length", str(args.max_length),
+                  *select, "-o", "compare", "-q"]
+        done = True
+        for k in range(1, len(seeds) + 1):
+            for method in methods:
+                if args.budget_minutes is not None and time.perf_counter() - t0 > args.budget_minutes * 60:
+                    done = False
+                    break
+                sh(work, str(bindir / "train"), "compare", "--methods", method, "--seeds", ",".join(seeds[:k]), *common)
+                sync_runs(work / "compare", store, "save")
+            if not done:
+                break
+        # The table over every method and the seeds each has finished (all reused, nothing trains).
+        have = [s for s in seeds if all((store / m / f"seed-{s}" / "metrics.json").exists() for m in methods)]
+        if not have:
+            print("no seed finished for every method yet; nothing to tabulate")
+            continue
+        sh(work, str(bindir / "train"), "compare", "--methods", ",".join(methods), "--seeds", ",".join(have), *common)
         res = json.loads((work / "compare" / "results.json").read_text())
-        wall = time.perf_counter() - t0
-        print(f"\n{k} seed(s) ({','.join(seeds[:k])}), wall time so far {wall / 60:.1f} min")
+        print(f"\n{protocol}: {len(have)} seed(s) ({','.join(have)}), this invocation {(time.perf_counter() - t0) / 60:.1f} min")
         print((work / "compare" / "results.md").read_text())
-        write_result("quality", {"args": vars(args), "seeds_done": seeds[:k], "machine": machine(), "wall_seconds_this_invocation": wall,
-                                 "train_counts": _counts(work / "train.jsonl"), "augmented_counts": _counts(work / "augmented.jsonl"),
-                                 "summary": res["summary"], "runs": res["runs"], "paper": paper})
+        shutil.copy2(work / "compare" / "per_class_f1.png", RESULTS / f"quality{'' if protocol == 'step' else '_' + protocol}_per_class_f1.png")
+        write_result("quality" if protocol == "step" else f"quality_{protocol}", {
+            "protocol": protocol, "args": vars(args), "seeds_done": have, "complete": done and have == seeds, "machine": machine(),
+            "wall_seconds_this_invocation": time.perf_counter() - t0, "train_counts": _counts(work / "train.jsonl"),
+            "augmented_counts": _counts(work / "augmented.jsonl"), "selection": res["selection"], "summary": res["summary"],
+            "runs": res["runs"], "paper": PAPER if protocol == "step" else None})
 
 
 def _counts(path: Path) -> dict[str, int]:
@@ -83,6 +137,7 @@ def _counts(path: Path) -> dict[str, int]:
             lab = json.loads(line)["label"]
             out[lab] = out.get(lab, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
 
 if __name__ == "__main__":
     main()

@@ -80,3 +80,33 @@ def test_imbalance_cli(tmp_path):
     assert r.exit_code == 0, r.output
     sizes = sorted(sum(x["label"] == c for x in read_jsonl(tmp_path / "lt.jsonl")) for c in "abcd")
     assert sizes == [1, 3, 7, 20]  # 20 * 0.05 ** (i/3)
+
+
+@pytest.mark.slow
+def test_aug_report_writes_json_and_png(tmp_path):
+    from click.testing import CliRunner
+    from conftest import separable_rows, write_jsonl
+
+    from prefit.augment.cli import main as aug
+
+    orig = separable_rows(0, 1, {"absorption": 12, "metabolism": 8, "excretion": 6})
+    augmented = [dict(r, augmenter="original") for r in orig]
+    for r in orig:  # one near-copy and one unrelated text per original
+        augmented.append({"id": r["id"] + "/copy", "source_id": r["id"], "augmenter": "eda", "text": r["text"] + " ", "label": r["label"]})
+        augmented.append({"id": r["id"] + "/off", "source_id": r["id"], "augmenter": "eda", "label": r["label"],
+                          "text": "Quarterly football scores and the weather in Paris."})
+    o, a = write_jsonl(tmp_path / "orig.jsonl", orig), write_jsonl(tmp_path / "aug.jsonl", augmented)
+    r = CliRunner().invoke(aug, ["report", str(o), str(a), "-o", str(tmp_path / "rep"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert r.output == ""  # -q: nothing but errors
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert set(rep["classes"]) == {"absorption", "metabolism", "excretion"}
+    c = rep["classes"]["absorption"]
+    assert (c["originals"], c["augmented"], c["augmented_sampled"], c["with_source"]) == (12, 24, 24, 24)
+    for key in ("augmented_to_heldout", "originals_to_heldout", "closeness_ratio", "label_preserved", "originals_cv_preserved",
+                "near_copies", "similarity_to_source"):
+        assert isinstance(c[key], float), key
+    assert c["near_copies"] == pytest.approx(0.5)  # the copies, not the unrelated texts
+    assert rep["overall"]["near_copies"] == pytest.approx(0.5) and 0 <= rep["overall"]["label_preserved"] <= 1
+    assert c["closeness_ratio"] < 1  # half of the augmented texts are off-topic
+    assert (tmp_path / "rep" / "projection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -35,6 +35,15 @@ def setup_logging(quiet: bool = False) -> None:
     console[0].setLevel(logging.WARNING if quiet else logging.INFO)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    quiet_third_party()
+
+
+def quiet_third_party() -> None:
+    """transformers' load reports and "Loading weights" bars are noise to a prefit user: errors only."""
+    import transformers.utils.logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def echo_err(msg: str) -> None:

@@ -177,6 +177,45 @@ def imbalance(input, output, kind, ratio, seed, minority, text_field, label_fiel
     echo_err(f"wrote {n} of {len(records)} records to {output} ({kind}, rho={min(plan.keep.values()) / max(plan.keep.values()):.3f})")
 
 
+@main.command()
+@click.argument("original", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("augmented", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report directory.")
+@click.option("--model", default=None, help="Encoder for the embeddings [default: packaged all-MiniLM-L6-v2].")
+@click.option("--max-augmented-per-class", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Augmented texts sampled per class.")
+@click.option("--near-copy", type=click.FloatRange(0, 1), default=0.98, show_default=True,
+              help="Cosine similarity to the source at or above which an augmented text counts as a near-copy.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default="label", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no table.")
+def report(original, augmented, output, model, max_augmented_per_class, near_copy, seed, text_field, label_field, quiet):
+    """How augmented texts compare with ORIGINAL ones: closeness, label preservation, near-copies, t-SNE.
+
+    Writes OUTPUT/report.json and OUTPUT/projection.png."""
+    from prefit.augment.report import ReportOptions, augmentation_report
+    from prefit.jsonl import Fields
+
+    setup_logging(quiet)
+    rep = augmentation_report(original, augmented, output, ReportOptions(model, max_augmented_per_class, near_copy, seed,
+                                                                         fields=Fields(text_field, label_field), progress=not quiet))
+    if quiet:
+        return
+
+    def f(v) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    echo_err("class\toriginals\taugmented\tcloseness ratio\tlabel preserved (originals, CV)\tnear-copies")
+    for lab, c in rep["classes"].items():
+        echo_err(f"{lab}\t{c['originals']}\t{c['augmented']}\t{f(c.get('closeness_ratio'))}\t"
+                 f"{f(c.get('label_preserved'))} ({f(c.get('originals_cv_preserved'))})\t{f(c.get('near_copies'))}")
+    o = rep["overall"]
+    echo_err(f"overall: label preserved {f(o['label_preserved'])} (originals {f(o['originals_cv_preserved'])}), "
+             f"near-copies {f(o['near_copies'])}")
+    echo_err(f"wrote {output / 'report.json'} and {output / 'projection.png'}")
+
+
 @main.group()
 def models() -> None:
     """Convert or fetch translation models (CTranslate2 + sentencepiece)."""

@@ -76,6 +76,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from prefit.train.cls_top import classify, supports
+    from prefit.train.pooling import model_pooling
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model_dir = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
@@ -90,7 +91,9 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     feeds = _inputs(tok, texts or _run_texts(run_dir) or SAMPLE_TEXTS, max_length)
     input_names = list(feeds)  # exactly what the tokenizer produces (token_type_ids for BERT)
     with torch.no_grad():
-        ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items()}).logits.float().numpy()
+        # The reference is the model's computation as trained (its pooling), on the full top layer.
+        t = {k: torch.from_numpy(v) for k, v in feeds.items()}
+        ref = classify(model, t.pop("input_ids"), t.pop("attention_mask"), cls_only=False, **t).float().numpy()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
     try:
@@ -135,7 +138,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
 
         write_json_atomic(tmp / "label_map.json", label_map)
         meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "labels": label_map["labels"],
-                "opset": opset, "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
+                "opset": opset, "pooling": model_pooling(model), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
         write_json_atomic(tmp / "metadata.json", meta)
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -22,14 +22,20 @@ def _common(f):
         click.option("--text-field", default="text", show_default=True),
         click.option("--label-field", default="label", show_default=True),
         click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
+        click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default="auto", show_default=True,
+                     help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own head."),
         click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--stage1-layers", type=click.IntRange(min=0), default=1, show_default=True, help="two-stage: top encoder layers trained in stage 1."),
         click.option("--stage1-lr", type=click.FloatRange(min=0), default=1e-4, show_default=True),
         click.option("--stage1-epochs", type=click.IntRange(min=0), default=1, show_default=True),
-        click.option("--stage2-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="Finetuning lr (every method)."),
-        click.option("--stage2-epochs", type=click.IntRange(min=0), default=3, show_default=True, help="Finetuning epochs (every method)."),
+        click.option("--lr", "--stage2-lr", "stage2_lr", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+                     help="Finetuning lr (every transformer method)."),
+        click.option("--epochs", "--stage2-epochs", "stage2_epochs", type=click.IntRange(min=0), default=3, show_default=True,
+                     help="Finetuning epochs (every transformer method)."),
         click.option("--lp-lr", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="lpft: linear-probe lr."),
         click.option("--lp-epochs", type=click.IntRange(min=0), default=1, show_default=True),
+        click.option("--peer-c", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                     help="tfidf-lr, probe: inverse regularisation strength C of the logistic regression."),
         click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True),
         click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True),
         click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True),
@@ -65,9 +71,9 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
     ro = RecipeOptions(stage1_layers=kw["stage1_layers"], stage1_lr=kw["stage1_lr"], stage1_epochs=kw["stage1_epochs"],
                        stage2_lr=kw["stage2_lr"], stage2_epochs=kw["stage2_epochs"], lp_lr=kw["lp_lr"], lp_epochs=kw["lp_epochs"],
                        batch_size=kw["batch_size"], weight_decay=kw["weight_decay"], warmup_ratio=kw["warmup_ratio"],
-                       max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"])
+                       max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"])
     return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]), output=str(output),
-                     augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"],
+                     augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"], pooling=kw["pooling"],
                      device=kw["device"], fields=Fields(kw["text_field"], kw["label_field"]), recipe=ro,
                      group_by_length=not kw["no_group_by_length"], overwrite=kw["overwrite"], progress=not kw["quiet"])
 
@@ -99,34 +105,68 @@ DOCS = {
     "vanilla": "Finetune the whole encoder on the original data.",
     "oversample": "Finetune on the original data randomly oversampled to the majority class size.",
     "lpft": "Linear probe (classifier only), then full finetuning (Kumar et al. 2022).",
+    "tfidf-lr": "Peer: TF-IDF 1-2-grams + logistic regression with balanced class weights (scikit-learn).",
+    "probe": "Peer: frozen encoder sentence embeddings + logistic regression with balanced class weights.",
 }
-for _m in ("two-stage", "vanilla", "oversample", "lpft"):
+for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
     main.command(_m, help=DOCS[_m])(_single(_m, _m == "two-stage"))
 
 
 @main.command("compare")
 @_common
 @click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Needed by two-stage.")
-@click.option("--methods", default="vanilla,oversample,lpft,two-stage", show_default=True)
+@click.option("--methods", default="tfidf-lr,probe,vanilla,two-stage", show_default=True,
+              help="Comma-separated; METHOD+VARIANT swaps the finetuning loss: +cb, +drw, +focal, +ldam, +ldam-drw.")
 @click.option("--seeds", default="7,42,106,190,191", show_default=True)
+@click.option("--select", "select_specs", multiple=True, metavar="NAME=V1,V2",
+              help="Pick each method's NAME (lr, epochs, stage1-lr; c for the peers) on a validation split of --train; repeatable.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="Share of --train held out for --select.")
+@click.option("--select-seed", type=int, default=0, show_default=True, help="Seed of the validation split and the selection runs.")
+@click.option("--group-field", default=None, help="Keep each value of this field on one side of the validation split (e.g. a drug name).")
+@click.option("--select-metric", type=click.Choice(["non_majority_micro_f1", "micro_f1", "macro_f1", "minority_mean_f1"]),
+              default="macro_f1", show_default=True,
+              help="Metric maximised on the validation split. macro-F1 weighs every class alike, as a class-balanced test set does.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Comparison directory.")
-def compare_cmd(augmented, methods, seeds, output, **kw):
-    """Run METHODS x SEEDS; write results.md, results.json and per_class_f1.png (mean ± SEM)."""
+def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_seed, group_field, select_metric, output, **kw):
+    """Run METHODS x SEEDS; write results.md, results.json and per_class_f1.png (mean ± SEM).
+
+    With --select, each method's values are chosen on a validation split carved from --train
+    (never on --eval), then the seeds train on all of --train with the chosen values."""
     from prefit.train.compare import compare, markdown_table
+    from prefit.train.peers import PEERS
     from prefit.train.stages import METHODS
 
+    METHODS = METHODS + PEERS  # noqa: N806
+    from prefit.train.stages import split_variant
+
     ms = [m.strip() for m in methods.split(",") if m.strip()]
-    bad = [m for m in ms if m not in METHODS]
+    bad = []
+    for m in ms:
+        try:
+            base, variant = split_variant(m)
+        except ValueError:
+            base, variant = m, None
+            bad.append(m)
+        if base not in METHODS or (variant and base in PEERS):
+            bad.append(m)
     if bad or not ms:
-        raise click.BadParameter(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}", param_hint="--methods")
+        raise click.BadParameter(f"unknown method(s) {', '.join(dict.fromkeys(bad)) or '(none)'}; choose from {', '.join(METHODS)}"
+                                 " (transformer methods may take +VARIANT)", param_hint="--methods")
     try:
         sd = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, found {seeds!r}", param_hint="--seeds") from None
-    if "two-stage" in ms and not augmented:
+    if any(split_variant(m)[0] == "two-stage" for m in ms) and not augmented:
         raise click.UsageError("--methods includes two-stage, which needs --augmented AUG.jsonl")
-    table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output)
-    click.echo(markdown_table(table, len(sd)))
+    from prefit.train.select import parse_grid
+
+    grid = parse_grid(list(select_specs))
+    table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output, grid=grid, val_fraction=val_fraction,
+                    select_seed=select_seed, group_field=group_field, select_metric=select_metric)
+    import json
+
+    click.echo(markdown_table(table, len(sd), json.loads((output / "results.json").read_text()).get("selection")))
     echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")
 
 

@@ -28,10 +28,18 @@ _HEADS = {
 }
 
 
+def head_kind(model: torch.nn.Module) -> str | None:
+    """"pooler" (BERT), "sequence" (RoBERTa-style heads), or None for heads prefit does not know."""
+    return _HEADS.get(type(model).__name__)
+
+
 def supports(model: torch.nn.Module) -> bool:
-    """True when `classify` can take the [CLS]-only path for this model."""
-    kind = _HEADS.get(type(model).__name__)
-    if kind is None:
+    """True when `classify` can take the [CLS]-only path for this model (never with mean pooling,
+    which reads every row of the top layer)."""
+    from prefit.train.pooling import model_pooling
+
+    kind = head_kind(model)
+    if kind is None or model_pooling(model) != "cls":
         return False
     cfg = model.config
     base = model.base_model
@@ -55,8 +63,18 @@ def supports(model: torch.nn.Module) -> bool:
 
 def classify(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, cls_only: bool = True,
              **inputs: torch.Tensor) -> torch.Tensor:
-    """Logits of a sequence classifier; the top layer runs for [CLS] only when the model allows it.
+    """Logits of a sequence classifier under the model's pooling (pooling.py); with [CLS] pooling
+    the top layer runs for [CLS] only when the model allows it.
     `inputs`: further model inputs such as token_type_ids."""
+    from prefit.train.pooling import mean_pool, model_pooling
+
+    if model_pooling(model) == "mean":
+        base = model.base_model
+        hidden = base(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
+        pooled = mean_pool(hidden, attention_mask)
+        if head_kind(model) == "pooler":  # BERT: the mean replaces pooler(CLS); dropout + linear as in its head
+            return model.classifier(model.dropout(pooled))
+        return model.classifier(pooled.unsqueeze(1))  # RoBERTa-style heads read row 0 of their input
     if not (cls_only and supports(model)):
         return model(input_ids=input_ids, attention_mask=attention_mask, **inputs).logits
     base = model.base_model

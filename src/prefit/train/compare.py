@@ -1,43 +1,98 @@
 """Run several methods over several seeds and report mean +- SEM, as the paper does (5 seeds).
 
-Finished runs (a run directory with metrics.json) are reused, so an interrupted comparison
-resumes where it stopped.
+With a selection grid (select.py), each method first picks its hyper-parameters on a validation
+split carved from the training file; the seeds then train with the chosen values on the whole
+training file and are evaluated on the evaluation file.
+
+Finished runs (a run directory with metrics.json, trained with the same settings) are reused, so
+an interrupted comparison resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from prefit.jsonl import atomic_write, write_json_atomic
 from prefit.train.metrics import mean_sem
 from prefit.train.run import RunConfig, load_metrics, run
+from prefit.train.select import apply, carve_validation, method_grid, tag
+from prefit.train.stages import split_variant
 
 log = logging.getLogger("prefit")
 
 SUMMARY_METRICS = ("accuracy", "micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
 
 
-def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str | Path) -> dict:
+def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str | Path, *, grid: dict[str, list[float]] | None = None,
+            val_fraction: float = 0.2, select_seed: int = 0, group_field: str | None = None,
+            select_metric: str = "macro_f1") -> dict:
     out_dir = Path(out_dir)
+    selection = select(base, methods, out_dir, grid, val_fraction, select_seed, group_field, select_metric) if grid else {}
     runs: dict[str, list[dict]] = {}
     for method in methods:
+        cfg = replace(base, method=method, cache_dir=str(out_dir / "cache"))
+        if method in selection:
+            cfg = replace(cfg, recipe=apply(cfg.recipe, selection[method]["chosen"]))
         for seed in seeds:
-            rd = out_dir / method / f"seed-{seed}"
-            if (rd / "metrics.json").exists() and not base.overwrite:
-                log.info("reusing finished run %s", rd)
-                m = load_metrics(rd)
-            else:
-                m = run(replace(base, method=method, seed=seed, output=str(rd), overwrite=True))
-            runs.setdefault(method, []).append(m)
+            runs.setdefault(method, []).append(_run_or_reuse(replace(cfg, seed=seed, output=str(out_dir / method / f"seed-{seed}"))))
     table = aggregate(runs)
-    write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "summary": table,
+    write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "summary": table, "selection": selection,
                                                   "runs": {k: [_slim(m) for m in v] for k, v in runs.items()}})
     with atomic_write(out_dir / "results.md") as fh:
-        fh.write(markdown_table(table, len(seeds)))
+        fh.write(markdown_table(table, len(seeds), selection))
     plot_per_class(runs, out_dir / "per_class_f1.png")
     return table
+
+
+def _run_or_reuse(cfg: RunConfig) -> dict:
+    """Reuse a finished run trained with the same recipe and data; otherwise (re)train it."""
+    rd = Path(cfg.output)
+    if (rd / "metrics.json").exists() and not cfg.overwrite:
+        try:
+            old = json.loads((rd / "config.json").read_text())["run"]
+        except (OSError, ValueError, KeyError):
+            old = None
+        new = asdict(cfg)
+        same = old is not None and all(old.get(k) == new[k] for k in ("method", "train", "eval", "augmented", "model", "seed",
+                                                                          "max_length", "pooling", "recipe"))
+        if same:
+            log.info("reusing finished run %s", rd)
+            return load_metrics(rd)
+        log.info("run %s was trained with other settings; training it again", rd)
+    return run(replace(cfg, overwrite=True))
+
+
+def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, list[float]], val_fraction: float, select_seed: int,
+           group_field: str | None, metric: str) -> dict:
+    """Per method: every candidate of the grid trained on the training file minus a validation split and
+    scored on that split; the best by `metric` (first on ties). Never reads the evaluation file."""
+    from prefit.train.peers import PEERS
+
+    sel_dir = out_dir / "selection"
+    split = carve_validation(base.train, base.augmented, sel_dir / "split", base.fields, fraction=val_fraction, seed=select_seed,
+                             group_field=group_field)
+    log.info("selection: %d training / %d validation records (seed %d%s), metric %s", split.n_train, split.n_val, select_seed,
+             f", grouped by {group_field}: {split.groups} groups held out" if group_field else ", stratified", metric)
+    out = {}
+    for method in methods:
+        is_peer = method in PEERS
+        cands = method_grid(method, grid, is_peer, split_variant(method)[0] in ("two-stage", "lpft"))
+        scored = []
+        for params in cands:
+            cfg = replace(base, method=method, seed=select_seed, train=split.train, eval=split.val, augmented=split.augmented,
+                          recipe=apply(base.recipe, params), output=str(sel_dir / method / tag(params)),
+                          cache_dir=str(out_dir / "cache"))
+            m = _run_or_reuse(cfg)
+            scored.append({"params": params, metric: m[metric]})
+            log.info("selection %s %s: %s %.4f", method, tag(params), metric, m[metric])
+        best = max(scored, key=lambda c: c[metric])  # max keeps the first of equal scores
+        out[method] = {"chosen": best["params"], "metric": metric, "candidates": scored}
+    write_json_atomic(sel_dir / "selection.json", {"split": asdict(split), "seed": select_seed, "group_field": group_field,
+                                                    "methods": out})
+    return out
 
 
 def _slim(m: dict) -> dict:
@@ -58,14 +113,18 @@ def aggregate(runs: dict[str, list[dict]]) -> dict:
     return table
 
 
-def markdown_table(table: dict, n_seeds: int) -> str:
+def markdown_table(table: dict, n_seeds: int, selection: dict | None = None) -> str:
     cols = [("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1"),
             ("minority_mean_f1", "minority-class mean F1")]
     # One seed has no standard error: print the value alone rather than a "± 0.0000" that claims certainty.
     head = f"Mean ± SEM over {n_seeds} seeds." if n_seeds > 1 else "One seed: no standard error."
-    lines = [head, "", "| method | " + " | ".join(c[1] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    selection = selection or {}
+    extra = ["chosen on validation"] if selection else []
+    lines = [head, "", "| method | " + " | ".join([c[1] for c in cols] + extra) + " |", "|---|" + "---|" * (len(cols) + len(extra))]
     for method, row in table.items():
         cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n_seeds > 1 else "") for k, _ in cols]
+        if selection:
+            cells.append(", ".join(f"{k} {v:g}" for k, v in selection.get(method, {}).get("chosen", {}).items()) or "defaults")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -33,12 +33,14 @@ class RunConfig:
     model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     seed: int = 42
     max_length: int = 128
+    pooling: str = "auto"  # auto | cls | mean (pooling.py)
     device: str = "auto"
     fields: Fields = Fields()
     recipe: RecipeOptions = field(default_factory=RecipeOptions)
     group_by_length: bool = True
     overwrite: bool = False
     progress: bool = True
+    cache_dir: str | None = None  # probe: embeddings cached by content (compare sets it)
 
 
 def package_versions() -> dict[str, str]:
@@ -83,11 +85,14 @@ def run(cfg: RunConfig) -> dict:
     from prefit.train.data import load_split, oversample
     from prefit.train.loop import predict, resolve_device, seed_everything, train_stage
     from prefit.train.metrics import classification_metrics
+    from prefit.train.pooling import resolve_pooling, set_pooling
 
     out = Path(cfg.output)
     if (out / "metrics.json").exists() and not cfg.overwrite:
         raise InputError("run directory already holds a finished run; use --overwrite to replace it", file=out)
-    stages = recipe(cfg.method, cfg.recipe)
+    from prefit.train.peers import PEERS, run_peer
+
+    stages = [] if cfg.method in PEERS else recipe(cfg.method, cfg.recipe)
     if any(s.data == "augmented" for s in stages) and not cfg.augmented:
         raise InputError("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
     out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +105,13 @@ def run(cfg: RunConfig) -> dict:
     try:
         t_start = time.perf_counter()
         seed_everything(cfg.seed)
+        if cfg.method in PEERS:
+            train, labels = load_split(cfg.train, cfg.fields, None, None, cfg.max_length)
+            evals, _ = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)
+            metrics = run_peer(cfg, out, train, evals, labels)
+            log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],
+                     metrics["non_majority_micro_f1"])
+            return metrics
         # Labels come from the training data; load the tokenizer first to encode every split once.
         from prefit.train.data import LabelMap
 
@@ -109,11 +121,13 @@ def run(cfg: RunConfig) -> dict:
         aug = load_split(cfg.augmented, cfg.fields, LabelMap(labels.labels), tok, cfg.max_length)[0] if cfg.augmented else None
         seed_everything(cfg.seed)
         model = load_model(path, labels.labels)
+        pooling = resolve_pooling(cfg.pooling, path)
+        set_pooling(model, pooling)
         device = resolve_device(cfg.device)
         model.to(device)
         k = len(labels.labels)
-        log.info("method %s, seed %d, model %s, %d classes, %d train / %d eval examples%s, device %s", cfg.method, cfg.seed, path, k,
-                 len(train.y), len(evals.y), f" / {len(aug.y)} augmented" if aug else "", device)
+        log.info("method %s, seed %d, model %s (%s pooling), %d classes, %d train / %d eval examples%s, device %s", cfg.method, cfg.seed,
+                 path, pooling, k, len(train.y), len(evals.y), f" / {len(aug.y)} augmented" if aug else "", device)
         data = {"train": train, "augmented": aug, "oversampled": oversample(train, cfg.seed) if any(s.data == "oversampled" for s in stages) else None}
         history = []
         for i, stage in enumerate(stages):
@@ -124,8 +138,8 @@ def run(cfg: RunConfig) -> dict:
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
         model.save_pretrained(out / "model")
         tok.save_pretrained(out / "model")
-        write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length})
-        write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "stages": [asdict(s) for s in stages],
+        write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling})
+        write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
                                                  "device": str(device), "versions": package_versions(),
                                                  "torch_threads": torch.get_num_threads()})
         write_json_atomic(out / "metrics.json", metrics)  # last: its presence marks a finished run

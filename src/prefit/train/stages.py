@@ -16,6 +16,19 @@ from prefit.train.losses import LossSpec
 
 METHODS = ("vanilla", "oversample", "lpft", "two-stage")
 
+# METHOD+VARIANT (e.g. "two-stage+ldam-drw") swaps the finetuning stage's loss, so one comparison
+# can hold a method with and without an imbalance loss; the other loss settings stay as given.
+LOSS_VARIANTS = {"cb": ("ce", "cb"), "drw": ("ce", "drw"), "focal": ("focal", "none"), "ldam": ("ldam", "none"),
+                 "ldam-drw": ("ldam", "drw")}
+
+
+def split_variant(method: str) -> tuple[str, str | None]:
+    """"two-stage+cb" -> ("two-stage", "cb"); a plain method has no variant."""
+    base, _, variant = method.partition("+")
+    if variant and variant not in LOSS_VARIANTS:
+        raise ValueError(f"loss variant must be one of {', '.join(LOSS_VARIANTS)}, found {variant!r} in {method!r}")
+    return base, variant or None
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -54,9 +67,14 @@ class RecipeOptions:
     loss: LossSpec = field(default_factory=LossSpec)  # the finetuning stage's loss
     stage1_loss: LossSpec = field(default_factory=LossSpec)
     sam_rho: float = 0.0
+    peer_c: float = 1.0  # tfidf-lr, probe: the logistic regression's C
 
 
 def recipe(method: str, o: RecipeOptions) -> list[Stage]:
+    method, variant = split_variant(method)
+    if variant:
+        name, weights = LOSS_VARIANTS[variant]
+        o = replace(o, loss=replace(o.loss, name=name, weights=weights))
     common = dict(batch_size=o.batch_size, weight_decay=o.weight_decay, warmup_ratio=o.warmup_ratio, max_grad_norm=o.max_grad_norm)
     finetune = Stage("finetune", "train", "all", o.stage2_lr, o.stage2_epochs, o.loss, o.sam_rho, **common)
     if method == "vanilla":

@@ -1,0 +1,84 @@
+"""The peers a user would try before finetuning a transformer, as prefit methods.
+
+tfidf-lr: TF-IDF of word 1-2-grams (sublinear tf) + logistic regression with balanced class
+  weights (scikit-learn).
+probe: the frozen encoder's own sentence embeddings (embeddings.py: the checkpoint's pooling and
+  normalisation) + logistic regression with balanced class weights.
+
+Both write the same run directory as the transformer methods (model/, metrics.json, config.json,
+train.log), so `train compare` puts them in one table. Their one hyper-parameter is the logistic
+regression's inverse regularisation strength C (`--peer-c`), which `train compare --select` tunes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger("prefit")
+
+PEERS = ("tfidf-lr", "probe")
+
+
+def _classifier(c: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
+
+
+def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_texts: list[str], *, c: float, seed: int,
+                model: str | None, max_length: int | None, progress: bool, cache_dir: str | Path | None):
+    """Fit `method` on the training texts; return (fitted object to save, predictions, settings)."""
+    if method == "tfidf-lr":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline
+
+        pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), _classifier(c, seed))
+        pipe.fit(train_texts, train_y)
+        return pipe, pipe.predict(eval_texts).tolist(), {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
+    if method == "probe":
+        from prefit.embeddings import embedding_spec, encode
+
+        spec = embedding_spec(model, "auto", max_length)
+        log.info("probe: %s, %s pooling%s, max length %d", spec.model, spec.pooling, ", normalised" if spec.normalize else "",
+                 spec.max_length)
+        x_train = encode(train_texts, spec, progress=progress, cache_dir=cache_dir)
+        x_eval = encode(eval_texts, spec, progress=progress, cache_dir=cache_dir)
+        clf = _classifier(c, seed).fit(x_train, train_y)
+        return {"classifier": clf, "embedding": spec.__dict__}, clf.predict(x_eval).tolist(), {"embedding": spec.__dict__, "C": c}
+    raise ValueError(f"not a peer method: {method!r}")
+
+
+def run_peer(cfg, out: Path, train, evals, labels) -> dict:
+    """Fit, evaluate and save one peer run into `out` (run.py has made the folder and the log)."""
+    import joblib
+
+    from prefit.jsonl import write_json_atomic
+    from prefit.train.metrics import classification_metrics
+    from prefit.train.run import package_versions
+
+    t0 = time.perf_counter()
+    k = len(labels.labels)
+    log.info("method %s, seed %d, C %g, %d classes, %d train / %d eval examples", cfg.method, cfg.seed, cfg.recipe.peer_c, k,
+             len(train.y), len(evals.y))
+    fitted, preds, settings = fit_predict(cfg.method, [r.text for r in train.records], train.y, [r.text for r in evals.records],
+                                          c=cfg.recipe.peer_c, seed=cfg.seed, model=cfg.model,
+                                          max_length=None if cfg.method == "probe" else cfg.max_length, progress=cfg.progress,
+                                          cache_dir=cfg.cache_dir)
+    metrics = classification_metrics(evals.y, preds, labels.labels, train.counts(k))
+    metrics.update(method=cfg.method, seed=cfg.seed, history=[], seconds=round(time.perf_counter() - t0, 2))
+    (out / "model").mkdir(exist_ok=True)
+    joblib.dump(fitted, out / "model" / "sklearn.joblib")
+    write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "method": cfg.method})
+    from dataclasses import asdict
+
+    write_json_atomic(out / "config.json", {"run": asdict(cfg), "settings": settings, "versions": package_versions() | _sk_version()})
+    write_json_atomic(out / "metrics.json", metrics)
+    return metrics
+
+
+def _sk_version() -> dict:
+    import sklearn
+
+    return {"scikit-learn": sklearn.__version__}

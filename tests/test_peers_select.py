@@ -1,0 +1,106 @@
+"""The peers as prefit methods, and hyper-parameter selection that never reads the evaluation file."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import read_jsonl, separable_rows, write_jsonl
+
+from prefit.train.cli import main as train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("method", ["tfidf-lr", "probe"])
+def test_peer_writes_a_complete_run_directory(method, separable, tmp_path):
+    out = tmp_path / method
+    r = CliRunner().invoke(train, [method, "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["method"] == method and m["macro_f1"] > 0.5  # keyword-separable classes; chance is 1/3
+    assert sum(map(sum, m["confusion_matrix"]["matrix"])) == 45 and set(m["per_class"]) == {"absorption", "metabolism", "excretion"}
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["run"]["method"] == method and cfg["settings"]["C"] == 1.0 and cfg["versions"]["scikit-learn"]
+    if method == "probe":
+        assert cfg["settings"]["embedding"]["pooling"] == "mean" and cfg["settings"]["embedding"]["normalize"] is True
+    assert json.loads((out / "model" / "label_map.json").read_text())["labels"] == ["absorption", "excretion", "metabolism"]
+    assert (out / "model" / "sklearn.joblib").stat().st_size > 0
+    assert "eval: micro-F1" in (out / "train.log").read_text()
+
+
+def test_carve_validation_is_stratified_and_drops_augmented_offspring(tmp_path):
+    from prefit.jsonl import Fields
+    from prefit.train.select import carve_validation
+
+    rows = separable_rows(0, 1, {"absorption": 40, "metabolism": 20, "excretion": 10})
+    train_p = write_jsonl(tmp_path / "train.jsonl", rows)
+    aug = [dict(r, augmenter="original") for r in rows] + [
+        {"id": f"{r['id']}/eda-0", "source_id": r["id"], "text": r["text"] + " again", "label": r["label"]} for r in rows]
+    aug_p = write_jsonl(tmp_path / "aug.jsonl", aug)
+    split = carve_validation(str(train_p), str(aug_p), tmp_path / "split", Fields(), fraction=0.2, seed=0)
+    val, tr = read_jsonl(tmp_path / "split" / "val.jsonl"), read_jsonl(tmp_path / "split" / "train.jsonl")
+    assert (split.n_val, split.n_train) == (14, 56)
+    assert sorted(r["label"] for r in val).count("absorption") == 8 and [r["label"] for r in val].count("excretion") == 2
+    val_ids = {r["id"] for r in val}
+    assert not val_ids & {r["id"] for r in tr}
+    kept = read_jsonl(tmp_path / "split" / "augmented.jsonl")
+    assert len(kept) == 2 * 56 and not any(r.get("source_id", r["id"]) in val_ids for r in kept)
+    again = carve_validation(str(train_p), None, tmp_path / "again", Fields(), fraction=0.2, seed=0)
+    assert read_jsonl(tmp_path / "again" / "val.jsonl") == val and again.augmented is None
+
+
+def test_grouped_validation_keeps_each_group_on_one_side(tmp_path):
+    from prefit.jsonl import Fields
+    from prefit.train.select import carve_validation
+
+    rows = [dict(r, drug=f"drug-{i % 7}") for i, r in enumerate(separable_rows(0, 2, {"absorption": 30, "metabolism": 20, "excretion": 20}))]
+    train_p = write_jsonl(tmp_path / "train.jsonl", rows)
+    split = carve_validation(str(train_p), None, tmp_path / "split", Fields(), fraction=0.2, seed=3, group_field="drug")
+    val_groups = {r["drug"] for r in read_jsonl(tmp_path / "split" / "val.jsonl")}
+    train_groups = {r["drug"] for r in read_jsonl(tmp_path / "split" / "train.jsonl")}
+    assert val_groups and train_groups and not val_groups & train_groups and split.groups == len(val_groups)
+
+
+def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_path, monkeypatch):
+    import prefit.jsonl
+    import prefit.train.compare as compare_mod
+
+    opened, phase = [], {"now": "setup"}
+    real_iter, real_select = prefit.jsonl.iter_json_objects, compare_mod.select
+
+    def recording_iter(path):
+        opened.append((phase["now"], str(path)))
+        return real_iter(path)
+
+    def recording_select(*a, **kw):
+        phase["now"] = "selection"
+        try:
+            return real_select(*a, **kw)
+        finally:
+            phase["now"] = "final"
+
+    monkeypatch.setattr(prefit.jsonl, "iter_json_objects", recording_iter)
+    monkeypatch.setattr(compare_mod, "select", recording_select)
+    out = tmp_path / "cmp"
+    r = CliRunner().invoke(train, ["compare", "--model", str(tiny_bert), "--train", str(separable["train"]), "--augmented",
+                                   str(separable["augmented"]), "--eval", str(separable["eval"]), "-o", str(out), "--methods",
+                                   "tfidf-lr,two-stage", "--seeds", "1", "--select", "lr=1e-4,1e-3", "--select", "c=0.01,10",
+                                   "--epochs", "1", "--max-length", "32", "-q"])
+    assert r.exit_code == 0, r.output
+    ev = str(separable["eval"])
+    assert [p for ph, p in opened if ph == "selection"], "selection read nothing"
+    assert ev not in [p for ph, p in opened if ph == "selection"]
+    assert ev in [p for ph, p in opened if ph == "final"]
+    res = json.loads((out / "results.json").read_text())
+    sel = res["selection"]
+    assert [c["params"] for c in sel["tfidf-lr"]["candidates"]] == [{"c": 0.01}, {"c": 10.0}]
+    assert [c["params"] for c in sel["two-stage"]["candidates"]] == [{"lr": 1e-4}, {"lr": 1e-3}]
+    for method, s in sel.items():
+        best = max(c["macro_f1"] for c in s["candidates"])
+        assert s["candidates"][[c["macro_f1"] for c in s["candidates"]].index(best)]["params"] == s["chosen"]
+        cfg = json.loads((out / method / "seed-1" / "config.json").read_text())["run"]
+        assert cfg["train"] == str(separable["train"]) and cfg["eval"] == ev  # final runs: the full training file
+        key = "peer_c" if method == "tfidf-lr" else "stage2_lr"
+        assert cfg["recipe"][key] == next(iter(s["chosen"].values()))
+    md = (out / "results.md").read_text()
+    assert "chosen on validation" in md and "| tfidf-lr |" in md
