@@ -187,3 +187,91 @@ def test_score_needs_model_or_extract_only(data_dir, tmp_path):
     assert r.exit_code == 2 and "either --model" in r.output
     r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--model", str(tmp_path)])
     assert r.exit_code == 2 and "not a prefit export directory" in r.output
+
+
+# Real metformin labels (from the DailyMed corpus) whose 43682-4 section is empty: its
+# sub-sections follow it as siblings, and in 34fcbbab the text sits straight inside <text>.
+LAYOUTS = {
+    "16c6d77e-ca53-4422-b0f9-5a9c2ab496c1": ("7a9e5905-e15e-4c42-96e8-e60a3271c79d", 11, "Following a single oral dose"),
+    "34fcbbab-fafb-422c-9389-141a52c8b045": ("5742fd25-09c5-4264-99c1-249ab823d3cd", 10, "The absolute bioavailability"),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS), ids=[n[:8] for n in LAYOUTS])
+def test_empty_pk_section_reads_its_sibling_subsections(data_dir, name):
+    set_id, count, first = LAYOUTS[name]
+    doc, root = parse(data_dir / "spl-layouts" / f"{name}.xml")
+    assert doc.set_id == set_id and doc.generic_names == ["METFORMIN HYDROCHLORIDE"]
+    paras = list(iter_pk_paragraphs(root))
+    assert len(paras) == count and paras[0].text.startswith(first)
+    assert [(p.heading, adme_label(p.heading)) for p in paras[:3]] == [
+        ("Absorption and Bioavailability", "Absorption"), ("Distribution", "Distribution"), ("Metabolism and Elimination", "Metabolism")]
+    assert all(p.section_path[0] == "Pharmacokinetics" for p in paras)
+    assert paras[-1].heading == "Race"  # stops before Clinical Studies (34092-7)
+    assert not any("Clinical Studies" in p.section_path for p in paras)
+
+
+def _zip(path, members: dict):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_dailymed_bulk_zip_of_zips_and_hostile_archives(data_dir, tmp_path):
+    """Real labels in DailyMed's bulk layout (outer zip of prescription/DATE_SETID.zip) score as
+    the plain files do; a too-deep archive and a member that inflates past the limit are refused
+    with a reason while every other label is read."""
+    import json
+
+    from click.testing import CliRunner
+
+    from prefit.serve_cli.cli import main as score
+
+    names = ["570974d4-0d5b-4df2-b307-37380511835d", "c6e131fe-e7df-4876-83f7-9156fc4e8228"]
+    inner = {f"prescription/20240101_{n}.zip": _zip(tmp_path / f"{n}.zip", {f"{n}.xml": (data_dir / SPL.format(n)).read_bytes()}).read_bytes()
+             for n in names}
+    deep = b"<document/>"
+    for level in range(4):  # 4 levels inside the bulk zip: 5 in all
+        deep = _zip(tmp_path / f"deep{level}.zip", {f"level{level}.xml" if level == 0 else f"level{level}.zip": deep}).read_bytes()
+    inner["prescription/deep.zip"] = deep
+    inner["prescription/bomb.zip"] = _zip(tmp_path / "bomb.zip", {"bomb.xml": b"<a>" + b" " * (3 << 20) + b"</a>"}).read_bytes()
+    bulk = _zip(tmp_path / "dm_spl_release_human_rx_part1.zip", inner)
+    out = tmp_path / "paras.jsonl"
+    r = CliRunner().invoke(score, [str(bulk), "--extract-only", "-o", str(out), "--max-member-mb", "2"])
+    assert r.exit_code == 1, r.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 10 + 10
+    assert {x["source"].split("!")[1] for x in rows} == {f"prescription/20240101_{n}.zip" for n in names}
+    assert all(x["generic_names"] for x in rows)
+    errors = [x for x in r.output.splitlines() if x.startswith("Error: ")]
+    assert len(errors) == 2
+    assert any("bomb.xml" in e and ("over the 2,097,152-byte limit" in e or "compression ratio" in e) for e in errors)
+    assert any("deep.zip!level3.zip!level2.zip" in e and "nested deeper than 3 levels" in e for e in errors)
+    plain = tmp_path / "plain.jsonl"
+    r = CliRunner().invoke(score, [str(data_dir / SPL.format(n)) for n in names] + ["--extract-only", "-o", str(plain), "-q"])
+    assert r.exit_code == 0
+    assert [x["text"] for x in rows] == [json.loads(x)["text"] for x in plain.read_text().splitlines()]
+
+
+def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
+    import zipfile
+
+    from prefit.serve_cli.inputs import ArchiveLimits, SplSource, iter_sources
+
+    z = _zip(tmp_path / "a.zip", {"ok.xml": b"<document/>", "big.xml": b"x" * (2 << 20)})
+    srcs = [(s.name, s.read()) if isinstance(s, SplSource) else s  # read each while its archive is open
+            for s in iter_sources([z], ArchiveLimits(max_member_bytes=1 << 20, max_ratio=1e9))]
+    assert srcs[0][0] == f"{z}!big.xml" and srcs[0][1].startswith("member declares 2,097,152 bytes")
+    assert srcs[1] == (f"{z}!ok.xml", b"<document/>")
+    # A header that understates the size passes the check, but reading it fails as OSError
+    # (which `score` reports per label), never past the limit.
+    from prefit.serve_cli.inputs import _read_member
+
+    with zipfile.ZipFile(z) as zf:
+        info = zf.getinfo("big.xml")
+        info.file_size = 10
+        with pytest.raises(OSError):
+            SplSource("a.zip!big.xml", z, lambda: _read_member(zf, info, ArchiveLimits(max_member_bytes=1 << 20))).read()

@@ -19,6 +19,7 @@ class ParagraphRecord:
     set_id: str | None
     version: str | None
     title: str | None
+    generic_names: list[str]
     source: str
     section_path: list[str]
     heading: str | None
@@ -44,6 +45,7 @@ def _existing(out: Path) -> tuple[list[dict], set[str]]:
         with open(out, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 r["section_path"] = json.loads(r["section_path"])
+                r["generic_names"] = json.loads(r.get("generic_names") or "[]")
                 r["paragraph_index"] = int(r["paragraph_index"])
                 r["probabilities"] = json.loads(r["probabilities"]) if r.get("probabilities") else None
                 rows.append(r)
@@ -60,7 +62,7 @@ def _write(out: Path, rows: list[dict]) -> None:
             w = csv.DictWriter(fh, fieldnames=list(ParagraphRecord.__dataclass_fields__))
             w.writeheader()
             for r in rows:
-                w.writerow(r | {"section_path": json.dumps(r["section_path"]),
+                w.writerow(r | {"section_path": json.dumps(r["section_path"]), "generic_names": json.dumps(r.get("generic_names") or []),
                                 "probabilities": json.dumps(r["probabilities"]) if r.get("probabilities") else ""})
         else:
             for r in rows:
@@ -75,15 +77,17 @@ def _write(out: Path, rows: list[dict]) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--include-tables", is_flag=True, help="Keep tables, as text.")
+@click.option("--max-member-mb", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Refuse an XML file or archive member that inflates past this size.")
 @click.option("--overwrite", is_flag=True, help="Start over instead of skipping documents already in OUT.")
 @click.option("-q", "--quiet", is_flag=True)
-def main(inputs, output, extract_only, model, device, batch_size, include_tables, overwrite, quiet):
+def main(inputs, output, extract_only, model, device, batch_size, include_tables, max_member_mb, overwrite, quiet):
     """Pharmacokinetics paragraphs (LOINC 43682-4) of DailyMed SPL labels: INPUTS are .xml files,
     directories of them, or DailyMed .zip archives. One record per paragraph."""
     from tqdm.auto import tqdm
 
-    from prefit.serve_cli.inputs import SplSource, iter_sources
-    from prefit.serve_cli.spl import adme_label, iter_pk_paragraphs, parse
+    from prefit.serve_cli.inputs import ArchiveLimits, SplSource, iter_sources
+    from prefit.serve_cli.spl import adme_label, find_pk_sections, iter_pk_paragraphs, parse
 
     setup_logging(quiet)
     if extract_only == (model is not None):
@@ -105,8 +109,8 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
     rows, done = ([], set()) if overwrite else _existing(output)
     already = len(done)
     failed, no_pk, new_docs = [], [], 0
-    sources = list(iter_sources(list(inputs)))
-    for src in tqdm(sources, desc="labels", unit="doc", disable=quiet):
+    # Lazy: archive members are read one at a time while their archive is open.
+    for src in tqdm(iter_sources(list(inputs), ArchiveLimits(max_member_bytes=max_member_mb << 20)), desc="labels", unit="doc", disable=quiet):
         if not isinstance(src, SplSource):
             failed.append(src)
             continue
@@ -123,9 +127,9 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
         paras = list(iter_pk_paragraphs(root, include_tables=include_tables))
         done.add(src.name)
         if not paras:
-            no_pk.append(src.name)
+            no_pk.append((src.name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
         new_docs += 1
-        recs = [ParagraphRecord(doc.set_id, doc.version, doc.title, src.name, p.section_path, p.heading, p.index, p.kind, p.text,
+        recs = [ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, src.name, p.section_path, p.heading, p.index, p.kind, p.text,
                                 adme_label(p.heading)) for p in paras]
         pending.extend(recs)
     if scorer is not None and pending:
@@ -142,8 +146,8 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
 
     _write(output, rows)
     write_json_atomic(_done_path(output), sorted(done))
-    for name in no_pk:
-        echo_err(f"{name}: no pharmacokinetics section (LOINC 43682-4)")
+    for name, why in no_pk:
+        echo_err(f"{name}: {why} (LOINC 43682-4)")
     for name, reason in failed:
         echo_err(f"Error: {name}: {reason} (skipped)")
     echo_err(f"wrote {len(rows)} paragraphs to {output} ({new_docs} new document(s), {already} already there, "

@@ -7,6 +7,12 @@ The pharmacokinetics section is LOINC 43682-4. ADME headings appear three ways, 
 a child section's title; a paragraph that is only a short heading ("Absorption"); or inline bold
 text at the start of a paragraph ("Absorption:", "Metabolism and Excretion:"), usually inside
 child sections coded 42229-5 that have no title.
+
+Some labels leave the 43682-4 section empty (a title, perhaps a heading paragraph) and put its
+sub-sections after it as siblings ("Absorption and Bioavailability", "Distribution", ... or
+untitled 42229-5 sections). For an empty PK section the following siblings are read as its
+children while they are unclassified (42229-5 or no code) or PK special-population sections,
+up to the next section of another kind (Clinical Studies, Pharmacodynamics, ...).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class SplDocument:
     effective_time: str | None
     title: str | None
     products: list[str] = field(default_factory=list)
+    generic_names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,8 +99,13 @@ def parse(source: str | Path | bytes, name: str | None = None):
         t = _text(p)
         if t and t not in products:
             products.append(t)
+    generics = []
+    for g in root.iterfind(".//v3:manufacturedProduct/v3:manufacturedProduct/v3:asEntityWithGeneric/v3:genericMedicine/v3:name", NS):
+        t = " ".join(_text(g).upper().split())
+        if t and t not in generics:
+            generics.append(t)
     doc = SplDocument(label, attr("v3:setId", "root"), attr("v3:versionNumber", "value"), attr("v3:effectiveTime", "value"),
-                      _text(title_el) or None if title_el is not None else None, products)
+                      _text(title_el) or None if title_el is not None else None, products, generics)
     return doc, root
 
 
@@ -130,14 +142,37 @@ def find_pk_sections(root) -> list:
     return root.xpath(f"//v3:section[v3:code[@code='{PK_CODE}']]", namespaces=NS)
 
 
+# Sibling sections that may carry an empty PK section's content: unclassified (42229-5), uncoded,
+# and the special-population codes labels use under pharmacokinetics.
+_PK_SIBLING_CODES = {None, "", "42229-5", "43684-0", "34081-0", "34082-8"}
+
+
 def iter_pk_paragraphs(root, *, include_tables: bool = False) -> Iterator[PkParagraph]:
     """Paragraphs of every pharmacokinetics section, in document order, with section path and heading."""
     index = 0
     for sec in find_pk_sections(root):
-        for para in _walk(sec, [], None, include_tables):
+        paras = list(_walk(sec, [], None, include_tables))
+        if not paras:
+            paras = list(_following_siblings(sec, include_tables))
+        for para in paras:
             para.index = index
             index += 1
             yield para
+
+
+def _following_siblings(sec, include_tables: bool) -> Iterator[PkParagraph]:
+    """An empty PK section's content laid out as the sections after it (see the module docstring)."""
+    component = sec.getparent()
+    title_el = sec.find("v3:title", NS)
+    name = (_clean_title(_text(title_el)) if title_el is not None else "") or "Pharmacokinetics"
+    for comp in component.itersiblings(f"{V3}component"):
+        sib = comp.find("v3:section", NS)
+        if sib is None:
+            continue
+        code = sib.find("v3:code", NS)
+        if (code.get("code") if code is not None else None) not in _PK_SIBLING_CODES:
+            break
+        yield from _walk(sib, [name], None, include_tables)
 
 
 def _walk(sec, path: list[str], heading: str | None, include_tables: bool) -> Iterator[PkParagraph]:
@@ -148,10 +183,24 @@ def _walk(sec, path: list[str], heading: str | None, include_tables: bool) -> It
         heading = title
     text = sec.find("v3:text", NS)
     if text is not None:
-        for el in text:
-            if not isinstance(el.tag, str):
+        loose = [text.text or ""]  # text written straight into <text>, outside any paragraph
+        for el in [*text, None]:  # None: the end, where loose text is flushed too
+            if el is not None and not isinstance(el.tag, str):  # a comment: only its tail is text
+                loose.append(el.tail or "")
                 continue
-            tag = el.tag.removeprefix(V3)
+            tag = el.tag.removeprefix(V3) if el is not None else None
+            if tag == "renderMultiMedia":  # a figure: its caption is not running text
+                loose.append(el.tail or "")
+                continue
+            if el is not None and tag not in ("paragraph", "list", "table"):
+                loose += ["".join(el.itertext()), el.tail or ""]
+                continue
+            t = " ".join("".join(loose).split())
+            loose = [el.tail or ""] if el is not None else []
+            if t and _is_heading_paragraph(t):
+                heading = t
+            elif t:
+                yield PkParagraph(list(path), heading, 0, t, "paragraph")
             if tag == "paragraph":
                 t = _text(el)
                 if not t:
