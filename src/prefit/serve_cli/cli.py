@@ -140,17 +140,19 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
         for r, p in zip(pending, probs, strict=True):
             r.predicted_label = scorer.labels[int(p.argmax())]
             r.probabilities = {lab: round(float(x), 6) for lab, x in zip(scorer.labels, p, strict=True)}
-        echo_err(f"scored {len(pending)} paragraphs with {scorer.variant} on {scorer.device}: {rate:.1f} paragraphs/s")
+        if not quiet:
+            echo_err(f"scored {len(pending)} paragraphs with {scorer.variant} on {scorer.device}: {rate:.1f} paragraphs/s")
     rows.extend(asdict(r) for r in pending)
     from prefit.jsonl import write_json_atomic
 
     _write(output, rows)
     write_json_atomic(_done_path(output), sorted(done))
-    for name, why in no_pk:
+    for name, why in [] if quiet else no_pk:
         echo_err(f"{name}: {why} (LOINC 43682-4)")
     for name, reason in failed:
         echo_err(f"Error: {name}: {reason} (skipped)")
-    echo_err(f"wrote {len(rows)} paragraphs to {output} ({new_docs} new document(s), {already} already there, "
+    if not quiet:
+        echo_err(f"wrote {len(rows)} paragraphs to {output} ({new_docs} new document(s), {already} already there, "
              f"{len(no_pk)} without PK, {len(failed)} failed)")
     if failed:
         raise SystemExit(1)

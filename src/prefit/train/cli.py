@@ -170,6 +170,41 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
     echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")
 
 
+@main.command("split")
+@click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for train.jsonl, test.jsonl and split.json.")
+@click.option("--group-field", default=None, help="Keep each value of this field on one side (e.g. generic_names: hold out drugs).")
+@click.option("--group-normalise", type=click.Choice(["none", "drug"]), default="none", show_default=True,
+              help="drug: group values are drug names; salts, dosage forms and strengths are dropped, ingredients sorted.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default="label", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing split in OUTPUT.")
+@click.option("-q", "--quiet", is_flag=True)
+def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field, overwrite, quiet):
+    """De-duplicate INPUT by normalised text and split it into train/test, groups never on both sides."""
+    from prefit.errors import InputError
+    from prefit.jsonl import Fields
+    from prefit.train.split import dedupe_and_split
+
+    setup_logging(quiet)
+    if (output / "split.json").exists() and not overwrite:
+        raise InputError("a split is already there; use --overwrite to replace it", file=output)
+    s = dedupe_and_split(input, output, group_field=group_field, test_fraction=test_fraction, seed=seed,
+                         normalise_groups=group_normalise, fields=Fields(text_field, label_field))
+    if quiet:
+        return
+    echo_err(f"{s.records_in} records, {s.distinct} distinct ({s.label_conflicts} with conflicting labels, majority kept)"
+             + (f"; {s.groups} groups" + (f", {s.merged_groups} after normalising drug names" if group_normalise == "drug" else "") if group_field else ""))
+    labels = sorted({lab for c in s.counts.values() for lab in c})
+    echo_err("split\t" + "\t".join(labels) + "\ttotal\tgroups")
+    for name, c in s.counts.items():
+        echo_err(f"{name}\t" + "\t".join(str(c.get(lab, 0)) for lab in labels) + f"\t{sum(c.values())}\t{len(s.groups_per_split[name])}")
+    echo_err(f"wrote {output / 'train.jsonl'}, {output / 'test.jsonl'}, {output / 'split.json'}")
+
+
 @main.command("export")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export directory.")

@@ -1,0 +1,54 @@
+"""`train split`: de-duplication counts, and no group on both sides."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import read_jsonl, write_jsonl
+
+from prefit.train.cli import main as train
+from prefit.train.split import canonical_drug
+
+
+def _rows():
+    rows = []
+    for d in range(10):
+        drug = ["METFORMIN HYDROCHLORIDE", "METFORMIN ER 500 MG", "NAPROXEN", "NAPROXEN SODIUM", "CELECOXIB", "MELOXICAM",
+                "SULINDAC", "ETODOLAC", "IBUPROFEN", "DICLOFENAC SODIUM AND MISOPROSTOL"][d]
+        for k, lab in enumerate(["Absorption", "Distribution", "Other", "Other"]):
+            text = f"Paragraph {k} about drug {d}: {lab.lower()} details."
+            for copy in range(3):  # three manufacturers' copies, differing in case and spacing only
+                rows.append({"text": text.upper() if copy == 1 else text.replace(" ", "  ") if copy == 2 else text, "label": lab,
+                             "generic_names": [drug], "set_id": f"s{d}-{copy}"})
+    rows.append({"text": "Paragraph 0 about drug 0: ABSORPTION details!", "label": "Other", "generic_names": ["METFORMIN"]})
+    return rows
+
+
+def test_canonical_drug_names():
+    assert canonical_drug("METFORMIN ER 500 MG") == canonical_drug("METFORMIN HYDROCHLORIDE") == "METFORMIN"
+    assert canonical_drug("DICLOFENAC SODIUM AND MISOPROSTOL") == "DICLOFENAC + MISOPROSTOL"
+    assert canonical_drug("ASPIRIN AND EXTENDED-RELEASE DIPYRIDAMOLE") == canonical_drug("ASPIRIN-DIPYRIDAMOLE") == "ASPIRIN + DIPYRIDAMOLE"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dedupe_counts_and_no_group_on_both_sides(tmp_path, seed):
+    src = write_jsonl(tmp_path / "paras.jsonl", _rows())
+    out = tmp_path / "split"
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "generic_names", "--group-normalise", "drug",
+                                   "--test-fraction", "0.25", "--seed", str(seed)])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "split.json").read_text())
+    assert (s["records_in"], s["distinct"], s["label_conflicts"], s["groups"], s["merged_groups"]) == (121, 40, 1, 11, 8)
+    train_rows, test_rows = read_jsonl(out / "train.jsonl"), read_jsonl(out / "test.jsonl")
+    assert len(train_rows) + len(test_rows) == 40 and test_rows
+    assert not {r["group"] for r in train_rows} & {r["group"] for r in test_rows}
+    assert not {r["text"].casefold() for r in train_rows} & {r["text"].casefold() for r in test_rows}
+    conflicted = next(r for r in train_rows + test_rows if r["text"].startswith("Paragraph 0 about drug 0"))
+    assert conflicted["label"] == "Absorption" and conflicted["copies"] == 4  # 3 say Absorption, 1 says Other
+    assert "split\tAbsorption\tDistribution\tOther\ttotal\tgroups" in r.output
+    again = tmp_path / "again"
+    CliRunner().invoke(train, ["split", str(src), "-o", str(again), "--group-field", "generic_names", "--group-normalise", "drug",
+                               "--test-fraction", "0.25", "--seed", str(seed), "-q"])
+    assert read_jsonl(again / "test.jsonl") == test_rows  # seeded
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "generic_names"])
+    assert r.exit_code == 2 and "use --overwrite" in r.output
