@@ -6,7 +6,9 @@ import gzip
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -57,3 +59,34 @@ def write_result(name: str, payload: dict) -> Path:
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nwrote {out}")
     return out
+
+
+def sh(cwd: Path, *a: str) -> None:
+    print(f"$ (cd {cwd}) " + " ".join(a), flush=True)
+    subprocess.run(a, check=True, cwd=cwd)
+
+
+def count_labels(path: Path, field: str = "label") -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open(path) as fh:
+        for line in fh:
+            lab = json.loads(line)[field]
+            out[lab] = out.get(lab, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def sync_runs(compare: Path, store: Path, direction: str) -> int:
+    """Copy finished `train` runs' metrics.json + config.json (a few KB, no weights) between a
+    work folder and the committed store: "save" after each run, "restore" at the start, so that
+    `train compare` in a later session reuses them instead of training again."""
+    src, dst = (compare, store) if direction == "save" else (store, compare)
+    n = 0
+    for m in src.glob("**/metrics.json"):
+        rel = m.parent.relative_to(src)
+        if not (m.parent / "config.json").exists() or (dst / rel / "metrics.json").exists():
+            continue
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(m.parent / "config.json", dst / rel / "config.json")
+        shutil.copy2(m, dst / rel / "metrics.json")  # last: its presence marks a finished run
+        n += 1
+    return n

@@ -28,13 +28,12 @@ import argparse
 import json
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, body, machine, newsgroups, write_result  # noqa: E402
+from _common import RESULTS, body, count_labels, machine, newsgroups, sh, sync_runs, write_result  # noqa: E402
 
 METHODS = "tfidf-lr,probe,vanilla,oversample,lpft,two-stage,two-stage+cb,two-stage+ldam-drw"
 SELECT = ["lr=3e-5,1e-4", "c=1,10"]
@@ -59,26 +58,6 @@ def make_data(work: Path, protocol: str, test_per_class: int, bindir: Path) -> N
         sh(work, str(bindir / "aug"), "imbalance", "balanced.jsonl", "-o", "train.jsonl", "--kind", protocol, "--ratio", "0.1", "--seed", "0")
     if not (work / "augmented.jsonl").exists():
         sh(work, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
-
-
-def sh(cwd: Path, *a: str) -> None:
-    print(f"$ (cd {cwd}) " + " ".join(a), flush=True)
-    subprocess.run(a, check=True, cwd=cwd)
-
-
-def sync_runs(compare: Path, store: Path, direction: str) -> int:
-    """Copy finished runs' metrics.json + config.json between the work folder and the committed store."""
-    src, dst = (compare, store) if direction == "save" else (store, compare)
-    n = 0
-    for m in src.glob("**/metrics.json"):
-        rel = m.parent.relative_to(src)
-        if not (m.parent / "config.json").exists() or (dst / rel / "metrics.json").exists():
-            continue
-        (dst / rel).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(m.parent / "config.json", dst / rel / "config.json")
-        shutil.copy2(m, dst / rel / "metrics.json")  # last: its presence marks a finished run
-        n += 1
-    return n
 
 
 def main() -> None:
@@ -125,18 +104,9 @@ def main() -> None:
         shutil.copy2(work / "compare" / "per_class_f1.png", RESULTS / f"quality{'' if protocol == 'step' else '_' + protocol}_per_class_f1.png")
         write_result("quality" if protocol == "step" else f"quality_{protocol}", {
             "protocol": protocol, "args": vars(args), "seeds_done": have, "complete": done and have == seeds, "machine": machine(),
-            "wall_seconds_this_invocation": time.perf_counter() - t0, "train_counts": _counts(work / "train.jsonl"),
-            "augmented_counts": _counts(work / "augmented.jsonl"), "selection": res["selection"], "summary": res["summary"],
+            "wall_seconds_this_invocation": time.perf_counter() - t0, "train_counts": count_labels(work / "train.jsonl"),
+            "augmented_counts": count_labels(work / "augmented.jsonl"), "selection": res["selection"], "summary": res["summary"],
             "runs": res["runs"], "paper": PAPER if protocol == "step" else None})
-
-
-def _counts(path: Path) -> dict[str, int]:
-    out: dict[str, int] = {}
-    with open(path) as fh:
-        for line in fh:
-            lab = json.loads(line)["label"]
-            out[lab] = out.get(lab, 0) + 1
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 if __name__ == "__main__":

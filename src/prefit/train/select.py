@@ -86,14 +86,12 @@ def carve_validation(train_path: str, augmented_path: str | None, out_dir: Path,
         missing = next((r for r in records if group_field not in r.data), None)
         if missing is not None:
             raise InputError("missing (needed by --group-field)", file=train_path, line=missing.line, field=group_field)
-        groups = [str(r.data[group_field]) for r in records]
-        from sklearn.model_selection import StratifiedGroupKFold
+        from prefit.train.split import balanced_group_split, group_value
 
-        n_splits = max(2, round(1 / fraction))
-        if len(set(groups)) < n_splits:
-            raise InputError(f"--group-field {group_field}: {len(set(groups))} groups cannot make a {fraction:g} validation split",
-                             file=train_path)
-        tr, va = next(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(idx, y, groups))
+        groups = [group_value(r.data[group_field], train_path, r.line, group_field) for r in records]
+        if len(set(groups)) < 2:
+            raise InputError(f"--group-field {group_field}: a grouped validation split needs at least 2 groups", file=train_path)
+        tr, va = balanced_group_split(y, groups, fraction, seed)
     else:
         from sklearn.model_selection import train_test_split
 

@@ -102,7 +102,7 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
     groups = [r["group"] for r in rows] if group_field else [r["id"] for r in rows]
     if len(set(groups)) < 2:
         raise InputError(f"{len(set(groups))} group: a grouped split needs at least 2", file=path)
-    tr, te = _balanced_group_split([r[fields.label] for r in rows], groups, test_fraction, seed)
+    tr, te = balanced_group_split([r[fields.label] for r in rows], groups, test_fraction, seed)
     out = Path(out_dir)
     summary = SplitSummary(len(records), len(rows), conflicts, n_groups, len(set(groups)))
     for name, idx in (("train", sorted(tr)), ("test", sorted(te))):
@@ -117,7 +117,9 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
     return summary
 
 
-def _balanced_group_split(y: list[str], groups: list[str], fraction: float, seed: int, draws: int = 200):
+def balanced_group_split(y: list[str], groups: list[str], fraction: float, seed: int, draws: int = 200):
+    """(train indices, test indices): of `draws` seeded GroupShuffleSplit draws, the one whose test side is
+    closest to `fraction` of all records and of each class."""
     import numpy as np
     from sklearn.model_selection import GroupShuffleSplit
 

@@ -1,0 +1,146 @@
+"""ADME paragraphs of DailyMed labels, drugs held out: prefit against the peers a user would try first.
+
+corpus (../shared/data/spl-corpus/dailymed-rx-dev.zip, 713 real prescription labels) ->
+`score --extract-only` (PK paragraphs, label from the ADME heading) -> `train split` (de-duplicate
+by normalised text; generic drug names normalised; 20% of the drugs held out, seed 0) ->
+`aug eda --balance max` on the training side -> `train compare` per method, hyper-parameters
+chosen on a validation split grouped by drug (`--group-field group`), then --seeds on the whole
+training side, evaluated on the held-out drugs. Plus grouped 5-fold cross-validation over all
+distinct paragraphs (GroupKFold by drug; one seed per fold, the values chosen above), as the
+paper's ADME experiment did.
+
+Resumable across sessions like bench/quality.py: finished runs' metrics.json/config.json go to
+bench/results/adme_runs/ as soon as they end and are restored into the work folder next time.
+Writes bench/results/adme.json: summary[method][metric] = {"mean", "sem"} (micro_f1, macro_f1,
+non_majority_micro_f1, minority_mean_f1, per_class_f1), "always-other" for scale, the chosen
+values, the class counts, and cv.summary of the same shape over the folds.
+
+    python bench/adme.py [--seeds 7,42,106] [--methods ...] [--folds 5] [--budget-minutes M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, SHARED, count_labels, machine, sh, sync_runs, write_result  # noqa: E402
+
+METHODS = "tfidf-lr,probe,vanilla,two-stage"
+SELECT = ["lr=3e-5,1e-4", "c=1,10"]
+
+
+def prepare(work: Path, bindir: Path, seed: int) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "paras.jsonl").exists():
+        sh(work, str(bindir / "score"), str(SHARED / "spl-corpus" / "dailymed-rx-dev.zip"), "--extract-only", "-o", "paras.jsonl", "-q")
+    if not (work / "split" / "split.json").exists():
+        sh(work, str(bindir / "train"), "split", "paras.jsonl", "-o", "split", "--group-field", "generic_names", "--group-normalise", "drug",
+           "--test-fraction", "0.2", "--seed", str(seed))
+    if not (work / "split" / "augmented.jsonl").exists():
+        sh(work / "split", str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
+
+
+def always_other(test: Path) -> dict:
+    """The score of answering "Other" for every paragraph: the floor every method must clear."""
+    rows = [json.loads(x) for x in test.read_text().splitlines()]
+    n, other = len(rows), sum(r["label"] == "Other" for r in rows)
+    labels = sorted({r["label"] for r in rows})
+    f1_other = 2 * other / (other + n)
+    return {"micro_f1": other / n, "macro_f1": f1_other / len(labels), "non_majority_micro_f1": 0.0,
+            "per_class_f1": {lab: (f1_other if lab == "Other" else 0.0) for lab in labels}}
+
+
+def make_folds(work: Path, bindir: Path, folds: int) -> list[Path]:
+    """Grouped K-fold over every distinct paragraph (both sides of the split), by drug group."""
+    from sklearn.model_selection import GroupKFold
+
+    rows = [json.loads(x) for name in ("train", "test") for x in (work / "split" / f"{name}.jsonl").read_text().splitlines()]
+    out = []
+    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(rows, groups=[r["group"] for r in rows])):
+        d = work / "cv" / f"fold-{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        for name, idx in (("train", tr), ("test", te)):
+            if not (d / f"{name}.jsonl").exists():
+                (d / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in idx))
+        if not (d / "augmented.jsonl").exists():
+            sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
+        out.append(d)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", default=METHODS)
+    ap.add_argument("--seeds", default="7,42,106")
+    ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(SELECT)})")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--folds", type=int, default=5, help="Grouped cross-validation folds (0: none).")
+    ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
+    ap.add_argument("--work", default=str(RESULTS / "adme_work"))
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    bindir = Path(sys.executable).parent
+    work, store = Path(args.work), RESULTS / "adme_runs"
+    methods, seeds = args.methods.split(","), args.seeds.split(",")
+    prepare(work, bindir, args.split_seed)
+    print(f"restored {sync_runs(work / 'compare', store / 'heldout', 'restore')} finished run(s)")
+
+    def out_of_time() -> bool:
+        return args.budget_minutes is not None and time.perf_counter() - t0 > args.budget_minutes * 60
+
+    select = [x for s in (args.select or SELECT) for x in ("--select", s)]
+    common = ["--train", "split/train.jsonl", "--augmented", "split/augmented.jsonl", "--eval", "split/test.jsonl", "--max-length",
+              str(args.max_length), "--group-field", "group", *select, "-o", "compare", "-q"]
+    for k in range(1, len(seeds) + 1):
+        for method in methods:
+            if out_of_time():
+                break
+            sh(work, str(bindir / "train"), "compare", "--methods", method, "--seeds", ",".join(seeds[:k]), *common)
+            sync_runs(work / "compare", store / "heldout", "save")
+    have = [s for s in seeds if all((store / "heldout" / m / f"seed-{s}" / "metrics.json").exists() for m in methods)]
+    if not have:
+        print("no seed finished for every method yet")
+        return
+    sh(work, str(bindir / "train"), "compare", "--methods", ",".join(methods), "--seeds", ",".join(have), *common)
+    res = json.loads((work / "compare" / "results.json").read_text())
+    print((work / "compare" / "results.md").read_text())
+    shutil.copy2(work / "compare" / "per_class_f1.png", RESULTS / "adme_per_class_f1.png")
+    payload = {"args": vars(args), "seeds_done": have, "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
+               "split": json.loads((work / "split" / "split.json").read_text()) | {"groups_per_split": None},
+               "test_groups": json.loads((work / "split" / "split.json").read_text())["groups_per_split"]["test"],
+               "train_counts": count_labels(work / "split" / "train.jsonl"), "test_counts": count_labels(work / "split" / "test.jsonl"),
+               "augmented_counts": count_labels(work / "split" / "augmented.jsonl"), "always-other": always_other(work / "split" / "test.jsonl"),
+               "selection": res["selection"], "summary": res["summary"], "runs": res["runs"],
+               "paper": {"setting": "DailyMed ADME paragraphs, BERT-base, 5-fold CV", "micro_f1": {"vanilla": 0.8936, "two-stage": 0.9054}}}
+    if args.folds:
+        from prefit.train.metrics import mean_sem
+
+        cv: dict[str, list[dict]] = {}
+        for d in make_folds(work, bindir, args.folds):
+            sync_runs(d / "compare", store / "cv" / d.name, "restore")
+            for method in methods:
+                chosen = res["selection"].get(method, {}).get("chosen", {})
+                flags = [x for name, v in chosen.items() for x in ({"lr": "--lr", "c": "--peer-c", "epochs": "--epochs"}[name], f"{v:g}")]
+                if not (d / "compare" / method / f"seed-{seeds[0]}" / "metrics.json").exists():
+                    if out_of_time():
+                        continue
+                    sh(d, str(bindir / "train"), "compare", "--methods", method, "--seeds", seeds[0], "--train", "train.jsonl", "--augmented",
+                       "augmented.jsonl", "--eval", "test.jsonl", "--max-length", str(args.max_length), *flags, "-o", "compare", "-q")
+                    sync_runs(d / "compare", store / "cv" / d.name, "save")
+                m = json.loads((d / "compare" / method / f"seed-{seeds[0]}" / "metrics.json").read_text())
+                cv.setdefault(method, []).append(m)
+        full = {m: v for m, v in cv.items() if len(v) == args.folds}
+        payload["cv"] = {"folds": args.folds, "complete": sorted(full), "summary": {
+            m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in ("micro_f1", "macro_f1", "non_majority_micro_f1")}
+            for m, v in full.items()}}
+    write_result("adme", payload)
+
+
+if __name__ == "__main__":
+    main()
