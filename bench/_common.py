@@ -90,3 +90,37 @@ def sync_runs(compare: Path, store: Path, direction: str) -> int:
         shutil.copy2(m, dst / rel / "metrics.json")  # last: its presence marks a finished run
         n += 1
     return n
+
+
+def tabulate(store: Path, methods: list[str], seeds: list[str]) -> dict:
+    """The table so far from the committed run store: each method over the seeds it has finished
+    (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates."""
+    from prefit.train.compare import aggregate
+
+    runs, done, selection = {}, {}, {}
+    for m in methods:
+        ms = [json.loads((store / m / f"seed-{s}" / "metrics.json").read_text()) for s in seeds
+              if (store / m / f"seed-{s}" / "metrics.json").exists()]
+        if ms:
+            runs[m], done[m] = ms, [str(x["seed"]) for x in ms]
+        cands = sorted((store / "selection" / m).glob("*/metrics.json")) if (store / "selection" / m).exists() else []
+        if cands:
+            scored = [{"run": c.parent.name, "macro_f1": json.loads(c.read_text())["macro_f1"]} for c in cands]
+            selection[m] = {"candidates": scored, "best": max(scored, key=lambda c: c["macro_f1"])["run"]}
+    summary = aggregate(runs) if runs else {}
+    for m in summary:
+        summary[m]["seeds"] = done[m]
+    return {"summary": summary, "seeds_per_method": done, "selection": selection,
+            "runs": {m: [{k: x[k] for k in ("seed", "seconds", "micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1",
+                                            "per_class") if k in x} for x in v] for m, v in runs.items()}}
+
+
+def markdown(summary: dict, selection: dict) -> str:
+    cols = [("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1"),
+            ("minority_mean_f1", "minority-class mean F1")]
+    lines = ["| method | seeds | " + " | ".join(c[1] for c in cols) + " | chosen on validation |", "|---|---|" + "---|" * (len(cols) + 1)]
+    for m, row in summary.items():
+        n = len(row["seeds"])
+        cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n > 1 else "") for k, _ in cols]
+        lines.append(f"| {m} | {n} | " + " | ".join(cells) + f" | {selection.get(m, {}).get('best', '-')} |")
+    return "\n".join(lines) + "\n"

@@ -22,13 +22,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SHARED, count_labels, machine, sh, sync_runs, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    SHARED,
+    count_labels,
+    machine,
+    markdown,
+    sh,
+    sync_runs,
+    tabulate,
+    write_result,
+)
 
 METHODS = "tfidf-lr,probe,vanilla,two-stage"
 SELECT = ["lr=3e-5,1e-4", "c=1,10"]
@@ -74,6 +83,8 @@ def make_folds(work: Path, bindir: Path, folds: int) -> list[Path]:
 
 
 def main() -> None:
+    from prefit.train.compare import plot_per_class
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default=METHODS)
     ap.add_argument("--seeds", default="7,42,106")
@@ -83,6 +94,7 @@ def main() -> None:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
     ap.add_argument("--work", default=str(RESULTS / "adme_work"))
+    ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")
     args = ap.parse_args()
     t0 = time.perf_counter()
     bindir = Path(sys.executable).parent
@@ -97,44 +109,43 @@ def main() -> None:
     select = [x for s in (args.select or SELECT) for x in ("--select", s)]
     common = ["--train", "split/train.jsonl", "--augmented", "split/augmented.jsonl", "--eval", "split/test.jsonl", "--max-length",
               str(args.max_length), "--group-field", "group", *select, "-o", "compare", "-q"]
-    for k in range(1, len(seeds) + 1):
+    for k in range(1, 0 if args.tabulate_only else len(seeds) + 1):
         for method in methods:
             if out_of_time():
                 break
             sh(work, str(bindir / "train"), "compare", "--methods", method, "--seeds", ",".join(seeds[:k]), *common)
             sync_runs(work / "compare", store / "heldout", "save")
-    have = [s for s in seeds if all((store / "heldout" / m / f"seed-{s}" / "metrics.json").exists() for m in methods)]
-    if not have:
-        print("no seed finished for every method yet")
+    table = tabulate(store / "heldout", methods, seeds)
+    if not table["summary"]:
+        print("no run finished yet")
         return
-    sh(work, str(bindir / "train"), "compare", "--methods", ",".join(methods), "--seeds", ",".join(have), *common)
-    res = json.loads((work / "compare" / "results.json").read_text())
-    print((work / "compare" / "results.md").read_text())
-    shutil.copy2(work / "compare" / "per_class_f1.png", RESULTS / "adme_per_class_f1.png")
-    payload = {"args": vars(args), "seeds_done": have, "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
+    print(markdown(table["summary"], table["selection"]))
+    plot_per_class(table["runs"], RESULTS / "adme_per_class_f1.png")
+    payload = {"args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
                "split": json.loads((work / "split" / "split.json").read_text()) | {"groups_per_split": None},
                "test_groups": json.loads((work / "split" / "split.json").read_text())["groups_per_split"]["test"],
                "train_counts": count_labels(work / "split" / "train.jsonl"), "test_counts": count_labels(work / "split" / "test.jsonl"),
                "augmented_counts": count_labels(work / "split" / "augmented.jsonl"), "always-other": always_other(work / "split" / "test.jsonl"),
-               "selection": res["selection"], "summary": res["summary"], "runs": res["runs"],
-               "paper": {"setting": "DailyMed ADME paragraphs, BERT-base, 5-fold CV", "micro_f1": {"vanilla": 0.8936, "two-stage": 0.9054}}}
+               **table, "paper": {"setting": "DailyMed ADME paragraphs, BERT-base, 5-fold CV", "micro_f1": {"vanilla": 0.8936, "two-stage": 0.9054}}}
     if args.folds:
         from prefit.train.metrics import mean_sem
 
         cv: dict[str, list[dict]] = {}
         for d in make_folds(work, bindir, args.folds):
             sync_runs(d / "compare", store / "cv" / d.name, "restore")
-            for method in methods:
-                chosen = res["selection"].get(method, {}).get("chosen", {})
-                flags = [x for name, v in chosen.items() for x in ({"lr": "--lr", "c": "--peer-c", "epochs": "--epochs"}[name], f"{v:g}")]
+            for method in [m for m in methods if m in table["selection"]]:
+                best = table["selection"][method]["best"]  # a run tag such as "lr-0.0001" or "c-10"
+                flags = [x for part in best.split("_") if part != "default"
+                         for x in ({"lr": "--lr", "c": "--peer-c", "epochs": "--epochs"}[part.rsplit("-", 1)[0]], part.rsplit("-", 1)[1])]
                 if not (d / "compare" / method / f"seed-{seeds[0]}" / "metrics.json").exists():
-                    if out_of_time():
+                    if out_of_time() or args.tabulate_only:
                         continue
                     sh(d, str(bindir / "train"), "compare", "--methods", method, "--seeds", seeds[0], "--train", "train.jsonl", "--augmented",
                        "augmented.jsonl", "--eval", "test.jsonl", "--max-length", str(args.max_length), *flags, "-o", "compare", "-q")
                     sync_runs(d / "compare", store / "cv" / d.name, "save")
-                m = json.loads((d / "compare" / method / f"seed-{seeds[0]}" / "metrics.json").read_text())
-                cv.setdefault(method, []).append(m)
+                m_path = d / "compare" / method / f"seed-{seeds[0]}" / "metrics.json"
+                if m_path.exists():
+                    cv.setdefault(method, []).append(json.loads(m_path.read_text()))
         full = {m: v for m, v in cv.items() if len(v) == args.folds}
         payload["cv"] = {"folds": args.folds, "complete": sorted(full), "summary": {
             m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in ("micro_f1", "macro_f1", "non_majority_micro_f1")}

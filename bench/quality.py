@@ -27,13 +27,23 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, body, count_labels, machine, newsgroups, sh, sync_runs, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    body,
+    count_labels,
+    machine,
+    markdown,
+    newsgroups,
+    sh,
+    sync_runs,
+    tabulate,
+    write_result,
+)
 
 METHODS = "tfidf-lr,probe,vanilla,oversample,lpft,two-stage,two-stage+cb,two-stage+ldam-drw"
 SELECT = ["lr=3e-5,1e-4", "c=1,10"]
@@ -61,6 +71,8 @@ def make_data(work: Path, protocol: str, test_per_class: int, bindir: Path) -> N
 
 
 def main() -> None:
+    from prefit.train.compare import plot_per_class
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--protocol", choices=["step", "longtail", "both"], default="step")
     ap.add_argument("--methods", default=METHODS)
@@ -70,6 +82,7 @@ def main() -> None:
     ap.add_argument("--test-per-class", type=int, default=100)
     ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
     ap.add_argument("--work", default=str(RESULTS / "quality_work"))
+    ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")
     args = ap.parse_args()
     t0 = time.perf_counter()
     bindir = Path(sys.executable).parent
@@ -83,7 +96,7 @@ def main() -> None:
         common = ["--train", "train.jsonl", "--augmented", "augmented.jsonl", "--eval", "test.jsonl", "--max-length", str(args.max_length),
                   *select, "-o", "compare", "-q"]
         done = True
-        for k in range(1, len(seeds) + 1):
+        for k in range(1, 0 if args.tabulate_only else len(seeds) + 1):
             for method in methods:
                 if args.budget_minutes is not None and time.perf_counter() - t0 > args.budget_minutes * 60:
                     done = False
@@ -92,21 +105,19 @@ def main() -> None:
                 sync_runs(work / "compare", store, "save")
             if not done:
                 break
-        # The table over every method and the seeds each has finished (all reused, nothing trains).
-        have = [s for s in seeds if all((store / m / f"seed-{s}" / "metrics.json").exists() for m in methods)]
-        if not have:
-            print("no seed finished for every method yet; nothing to tabulate")
+        # The table so far: every method over the seeds it has finished, from the committed store.
+        table = tabulate(store, methods, seeds)
+        if not table["summary"]:
+            print("no run finished yet; nothing to tabulate")
             continue
-        sh(work, str(bindir / "train"), "compare", "--methods", ",".join(methods), "--seeds", ",".join(have), *common)
-        res = json.loads((work / "compare" / "results.json").read_text())
-        print(f"\n{protocol}: {len(have)} seed(s) ({','.join(have)}), this invocation {(time.perf_counter() - t0) / 60:.1f} min")
-        print((work / "compare" / "results.md").read_text())
-        shutil.copy2(work / "compare" / "per_class_f1.png", RESULTS / f"quality{'' if protocol == 'step' else '_' + protocol}_per_class_f1.png")
+        print(f"\n{protocol}: this invocation {(time.perf_counter() - t0) / 60:.1f} min")
+        print(markdown(table["summary"], table["selection"]))
+        plot_per_class(table["runs"], RESULTS / f"quality{'' if protocol == 'step' else '_' + protocol}_per_class_f1.png")
         write_result("quality" if protocol == "step" else f"quality_{protocol}", {
-            "protocol": protocol, "args": vars(args), "seeds_done": have, "complete": done and have == seeds, "machine": machine(),
-            "wall_seconds_this_invocation": time.perf_counter() - t0, "train_counts": count_labels(work / "train.jsonl"),
-            "augmented_counts": count_labels(work / "augmented.jsonl"), "selection": res["selection"], "summary": res["summary"],
-            "runs": res["runs"], "paper": PAPER if protocol == "step" else None})
+            "protocol": protocol, "args": vars(args), "complete": done and all(len(v) == len(seeds) for v in table["seeds_per_method"].values())
+            and len(table["summary"]) == len(methods), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
+            "train_counts": count_labels(work / "train.jsonl"), "augmented_counts": count_labels(work / "augmented.jsonl"),
+            **table, "paper": PAPER if protocol == "step" else None})
 
 
 if __name__ == "__main__":

@@ -108,6 +108,10 @@ def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
     out = tmp_path / "paras.jsonl"
     r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
+    assert r.output == ""  # -q: nothing but errors
+    out.unlink()
+    r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out)])
+    assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 10 + 25
     assert [x["label"] for x in rows[:5]] == ["Other", "Absorption", "Distribution", "Metabolism", "Excretion"]
@@ -115,7 +119,7 @@ def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
     assert "otc-cough-no-pk.xml: no pharmacokinetics section" in r.output
     # a broken file is reported and skipped, the rest kept; documents already in OUT are not redone
     (d / "broken.xml").write_text("<document")
-    r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out), "-q"])
+    r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out)])
     assert r.exit_code == 1
     assert "broken.xml: not well-formed XML" in r.output and "0 new document(s)" in r.output
     assert [json.loads(x) for x in out.read_text().splitlines()] == rows

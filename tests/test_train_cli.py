@@ -109,3 +109,13 @@ def test_two_stage_without_augmented_is_a_usage_error(separable, tmp_path):
     r = CliRunner().invoke(train, ["compare", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(tmp_path),
                                    "--methods", "vanilla,two-stage"])
     assert r.exit_code == 2 and "needs --augmented" in r.output
+
+
+def test_recipe_paper_and_explicit_options(separable, tiny_bert, tmp_path):
+    base = ["vanilla", "--model", str(tiny_bert), "--train", str(separable["train"]), "--eval", str(separable["eval"]), "--epochs", "0", *FAST]
+    for name, extra, lr, pooling in (("default", [], 1e-4, "cls"), ("paper", ["--recipe", "paper"], 1e-5, "cls"),
+                                     ("paper-mean", ["--recipe", "paper", "--pooling", "mean", "--lr", "3e-5"], 3e-5, "mean")):
+        r = CliRunner().invoke(train, [*base, *extra, "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+        cfg = json.loads((tmp_path / name / "config.json").read_text())
+        assert cfg["run"]["recipe"]["stage2_lr"] == lr and cfg["pooling"] == pooling

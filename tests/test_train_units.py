@@ -189,3 +189,13 @@ def test_length_grouped_batches_cover_everything_once():
     # within a batch lengths are close: each batch's spread is far below the global spread
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
     assert spread < (max(lengths) - min(lengths)) / 3
+
+
+def test_recipe_defaults_live_in_one_place():
+    from prefit.train.cli import RECIPES
+    from prefit.train.run import RunConfig
+    from prefit.train.stages import RecipeOptions
+
+    o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
+    assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling}
+    assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls"}

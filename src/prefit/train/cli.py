@@ -8,6 +8,13 @@ import click
 
 from prefit.cli_common import PrefitGroup, echo_err, setup_logging
 
+# --recipe: the values of the options left unset. "paper" is Shi et al.'s BERT-base recipe; "prefit"
+# is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
+RECIPES = {
+    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto"},  # = RecipeOptions' and RunConfig's defaults
+    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls"},
+}
+
 
 @click.group(cls=PrefitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
@@ -22,16 +29,19 @@ def _common(f):
         click.option("--text-field", default="text", show_default=True),
         click.option("--label-field", default="label", show_default=True),
         click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
-        click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default="auto", show_default=True,
-                     help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own head."),
+        click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default=None,
+                     help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own head "
+                          "[default: the recipe's; prefit auto, paper cls]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--stage1-layers", type=click.IntRange(min=0), default=1, show_default=True, help="two-stage: top encoder layers trained in stage 1."),
         click.option("--stage1-lr", type=click.FloatRange(min=0), default=1e-4, show_default=True),
         click.option("--stage1-epochs", type=click.IntRange(min=0), default=1, show_default=True),
-        click.option("--lr", "--stage2-lr", "stage2_lr", type=click.FloatRange(min=0), default=1e-5, show_default=True,
-                     help="Finetuning lr (every transformer method)."),
-        click.option("--epochs", "--stage2-epochs", "stage2_epochs", type=click.IntRange(min=0), default=3, show_default=True,
-                     help="Finetuning epochs (every transformer method)."),
+        click.option("--recipe", type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
+                     help="Defaults for --lr, --epochs, --pooling: prefit (chosen on validation splits, README) or paper (Shi et al.)."),
+        click.option("--lr", "--stage2-lr", "stage2_lr", type=click.FloatRange(min=0), default=None,
+                     help="Finetuning lr (every transformer method) [default: the recipe's; prefit 1e-4, paper 1e-5]."),
+        click.option("--epochs", "--stage2-epochs", "stage2_epochs", type=click.IntRange(min=0), default=None,
+                     help="Finetuning epochs (every transformer method) [default: the recipe's; 3 in both]."),
         click.option("--lp-lr", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="lpft: linear-probe lr."),
         click.option("--lp-epochs", type=click.IntRange(min=0), default=1, show_default=True),
         click.option("--peer-c", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
@@ -67,6 +77,9 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
     from prefit.train.stages import RecipeOptions
 
     setup_logging(kw["quiet"])
+    for key, value in RECIPES[kw["recipe"]].items():  # an option given on the command line wins over the recipe
+        if kw[key] is None:
+            kw[key] = value
     loss = LossSpec(kw["loss"], kw["class_weights"], kw["cb_beta"], kw["focal_gamma"], kw["ldam_max_margin"], kw["ldam_scale"], kw["drw_epoch"])
     ro = RecipeOptions(stage1_layers=kw["stage1_layers"], stage1_lr=kw["stage1_lr"], stage1_epochs=kw["stage1_epochs"],
                        stage2_lr=kw["stage2_lr"], stage2_epochs=kw["stage2_epochs"], lp_lr=kw["lp_lr"], lp_epochs=kw["lp_epochs"],
