@@ -16,6 +16,7 @@ def test_peer_writes_a_complete_run_directory(method, separable, tmp_path):
     out = tmp_path / method
     r = CliRunner().invoke(train, [method, "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
+    assert r.output == ""  # -q: nothing but errors
     m = json.loads((out / "metrics.json").read_text())
     assert m["method"] == method and m["macro_f1"] > 0.5  # keyword-separable classes; chance is 1/3
     assert sum(map(sum, m["confusion_matrix"]["matrix"])) == 45 and set(m["per_class"]) == {"absorption", "metabolism", "excretion"}
@@ -87,6 +88,7 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
                                    "tfidf-lr,two-stage", "--seeds", "1", "--select", "lr=1e-4,1e-3", "--select", "c=0.01,10",
                                    "--epochs", "1", "--max-length", "32", "-q"])
     assert r.exit_code == 0, r.output
+    assert r.output == ""
     ev = str(separable["eval"])
     assert [p for ph, p in opened if ph == "selection"], "selection read nothing"
     assert ev not in [p for ph, p in opened if ph == "selection"]

@@ -105,7 +105,8 @@ def _single(method: str, needs_aug: bool):
         from prefit.train.run import run
 
         m = run(_config(method, output, seed, augmented, kw))
-        _print_metrics(m, output)
+        if not kw["quiet"]:
+            _print_metrics(m, output)
 
     if needs_aug:
         cmd = click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -179,6 +180,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
                     select_seed=select_seed, group_field=group_field, select_metric=select_metric)
     import json
 
+    if kw["quiet"]:
+        return
     click.echo(markdown_table(table, len(sd), json.loads((output / "results.json").read_text()).get("selection")))
     echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")
 
