@@ -279,3 +279,25 @@ def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
         info.file_size = 10
         with pytest.raises(OSError):
             SplSource("a.zip!big.xml", z, lambda: _read_member(zf, info, ArchiveLimits(max_member_bytes=1 << 20))).read()
+
+
+def test_ingredient_subheadings_keep_the_adme_heading_above_them(tmp_path):
+    """A combination product (Arthrotec's layout): "Absorption" as a heading paragraph, then
+    paragraphs opening with an italic ingredient name. The label comes from the nearest ADME heading."""
+    xml = """<?xml version="1.0"?>
+<document xmlns="urn:hl7-org:v3"><setId root="s"/><versionNumber value="1"/>
+<component><structuredBody><component><section><code code="43682-4"/><title>Pharmacokinetics</title><text>
+<paragraph><content styleCode="underline">Absorption</content></paragraph>
+<paragraph><content styleCode="italics">Diclofenac:</content> Diclofenac is completely absorbed from the GI tract.</paragraph>
+<paragraph><content styleCode="italics">Misoprostol:</content> Misoprostol is rapidly absorbed.</paragraph>
+<paragraph>Special Populations</paragraph>
+<paragraph><content styleCode="italics">Renal impairment:</content> No dose adjustment is needed.</paragraph>
+<paragraph><content styleCode="bold">Metabolism:</content> Hepatic, by CYP2C9.</paragraph>
+</text></section></component></structuredBody></component></document>"""
+    p = tmp_path / "combo.xml"
+    p.write_text(xml)
+    paras = list(iter_pk_paragraphs(parse(p)[1]))
+    assert [(x.heading, x.headings, x.label) for x in paras] == [
+        ("Diclofenac", ["Absorption", "Diclofenac"], "Absorption"), ("Misoprostol", ["Absorption", "Misoprostol"], "Absorption"),
+        ("Renal impairment", ["Special Populations", "Renal impairment"], "Other"),
+        ("Metabolism", ["Special Populations", "Metabolism"], "Metabolism")]

@@ -87,7 +87,7 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
     from tqdm.auto import tqdm
 
     from prefit.serve_cli.inputs import ArchiveLimits, SplSource, iter_sources
-    from prefit.serve_cli.spl import adme_label, find_pk_sections, iter_pk_paragraphs, parse
+    from prefit.serve_cli.spl import find_pk_sections, iter_pk_paragraphs, parse
 
     setup_logging(quiet)
     if extract_only == (model is not None):
@@ -130,7 +130,7 @@ def main(inputs, output, extract_only, model, device, batch_size, include_tables
             no_pk.append((src.name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
         new_docs += 1
         recs = [ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, src.name, p.section_path, p.heading, p.index, p.kind, p.text,
-                                adme_label(p.heading)) for p in paras]
+                                p.label) for p in paras]
         pending.extend(recs)
     if scorer is not None and pending:
         # paragraphs of all documents together, batched by length inside Scorer

@@ -50,10 +50,26 @@ class SplDocument:
 @dataclass
 class PkParagraph:
     section_path: list[str]
-    heading: str | None
+    heading: str | None  # the most specific heading
     index: int
     text: str
     kind: str  # paragraph | list | table
+    headings: list[str] = field(default_factory=list)  # [block heading, inline sub-heading], outermost first
+
+    @property
+    def label(self) -> str:
+        return adme_label_of(self.headings)
+
+
+def adme_label_of(headings: list[str]) -> str:
+    """The label of the most specific heading that names an ADME process: under "Absorption", a
+    paragraph that opens with "Diclofenac:" (a combination product's per-ingredient sub-heading)
+    is still Absorption, while "Metabolism" under "Special Populations" is Metabolism."""
+    for h in reversed(headings):
+        lab = adme_label(h)
+        if lab != "Other":
+            return lab
+    return "Other"
 
 
 def adme_label(heading: str | None) -> str:
@@ -151,7 +167,7 @@ def iter_pk_paragraphs(root, *, include_tables: bool = False) -> Iterator[PkPara
     """Paragraphs of every pharmacokinetics section, in document order, with section path and heading."""
     index = 0
     for sec in find_pk_sections(root):
-        paras = list(_walk(sec, [], None, include_tables))
+        paras = list(_walk(sec, [], (None, None), include_tables))
         if not paras:
             paras = list(_following_siblings(sec, include_tables))
         for para in paras:
@@ -172,15 +188,20 @@ def _following_siblings(sec, include_tables: bool) -> Iterator[PkParagraph]:
         code = sib.find("v3:code", NS)
         if (code.get("code") if code is not None else None) not in _PK_SIBLING_CODES:
             break
-        yield from _walk(sib, [name], None, include_tables)
+        yield from _walk(sib, [name], (None, None), include_tables)
 
 
-def _walk(sec, path: list[str], heading: str | None, include_tables: bool) -> Iterator[PkParagraph]:
+def _walk(sec, path: list[str], heads: tuple[str | None, str | None], include_tables: bool) -> Iterator[PkParagraph]:
+    """heads: (block heading from a section title or a heading paragraph, inline sub-heading)."""
     title_el = sec.find("v3:title", NS)
     title = _clean_title(_text(title_el)) if title_el is not None else ""
     path = path + [title] if title else path
     if title and path[1:]:  # a child section's title is a heading
-        heading = title
+        heads = (title, None)
+
+    def para(text: str, kind: str) -> PkParagraph:
+        return PkParagraph(list(path), heads[1] or heads[0], 0, text, kind, [h for h in heads if h])
+
     text = sec.find("v3:text", NS)
     if text is not None:
         loose = [text.text or ""]  # text written straight into <text>, outside any paragraph
@@ -198,31 +219,31 @@ def _walk(sec, path: list[str], heading: str | None, include_tables: bool) -> It
             t = " ".join("".join(loose).split())
             loose = [el.tail or ""] if el is not None else []
             if t and _is_heading_paragraph(t):
-                heading = t
+                heads = (t, None)
             elif t:
-                yield PkParagraph(list(path), heading, 0, t, "paragraph")
+                yield para(t, "paragraph")
             if tag == "paragraph":
                 t = _text(el)
                 if not t:
                     continue
                 inline, rest = _inline_heading(el)
                 if inline:
-                    heading = inline
+                    heads = (heads[0], inline)
                     if rest:
-                        yield PkParagraph(list(path), heading, 0, rest, "paragraph")
+                        yield para(rest, "paragraph")
                 elif _is_heading_paragraph(t):
-                    heading = t
+                    heads = (t, None)
                 else:
-                    yield PkParagraph(list(path), heading, 0, t, "paragraph")
+                    yield para(t, "paragraph")
             elif tag == "list":
                 for item in el.iterfind("v3:item", NS):
                     t = _text(item)
                     if t:
-                        yield PkParagraph(list(path), heading, 0, t, "list")
+                        yield para(t, "list")
             elif tag == "table" and include_tables:
                 rows = [" | ".join(_text(c) for c in tr if isinstance(c.tag, str)) for tr in el.iter(f"{V3}tr")]
                 t = "\n".join(r for r in rows if r.strip())
                 if t:
-                    yield PkParagraph(list(path), heading, 0, t, "table")
+                    yield para(t, "table")
     for comp in sec.iterfind("v3:component/v3:section", NS):
-        yield from _walk(comp, path, heading, include_tables)
+        yield from _walk(comp, path, heads, include_tables)
