@@ -5,9 +5,10 @@ Per class, in the frozen encoder's sentence-embedding space (embeddings.py):
   the augmented texts to the centroid of the held-out half, next to the same number for the other
   half of the originals. A ratio near 1 means augmented texts sit where new real texts of the class
   would; well below 1, they drift away.
-- label preservation: a balanced logistic-regression probe trained on the originals labels the
-  augmented texts; the share that gets its own class, next to the probe's 5-fold cross-validated
-  rate on the originals (what "preserved" looks like for real texts).
+- label preservation: balanced logistic-regression probes trained on the originals label the
+  augmented texts, cross-fitted (5 folds: an augmented text is labelled by the probe that did not
+  see its source); the share that gets its own class, next to the same probes' rate on the
+  held-out originals (what "preserved" looks like for real texts).
 - near-copies: the share of augmented texts whose cosine similarity to their own source is at least
   `near_copy` (0.98): they add little beyond oversampling.
 And a 2-D t-SNE projection (scikit-learn) of originals (dots) and augmented texts (crosses),
@@ -49,7 +50,6 @@ def _cos_to_centroid(x: np.ndarray, ref: np.ndarray) -> float:
 
 def augmentation_report(original_path: str | Path, augmented_path: str | Path, out_dir: str | Path, opts: ReportOptions = ReportOptions()) -> dict:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
 
     from prefit.embeddings import embedding_spec, encode
     from prefit.jsonl import write_json_atomic
@@ -77,11 +77,26 @@ def augmentation_report(original_path: str | Path, augmented_path: str | Path, o
     y_orig = np.array([labels.index(r.label) for r in originals])
     y_aug = np.array([labels.index(r.label) for r in aug])
 
-    probe = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=opts.seed).fit(x_orig, y_orig)
-    aug_pred = probe.predict(x_aug)
+    # Cross-fitted: an augmented text is judged by a probe that never saw its own source, so that
+    # a near-copy of a training text cannot pass for a preserved label.
     folds = int(min(5, np.bincount(y_orig).min()))
-    orig_pred = cross_val_predict(LogisticRegression(class_weight="balanced", max_iter=2000, random_state=opts.seed), x_orig, y_orig,
-                                  cv=folds) if folds >= 2 else None
+    aug_pred = np.full(len(aug), -1)
+    orig_pred = None
+    src_idx = np.array([orig_index[s.id] if s is not None else -1 for s in sources])
+    if folds >= 2:
+        from sklearn.model_selection import StratifiedKFold
+
+        orig_pred = np.zeros(len(originals), dtype=int)
+        for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=opts.seed).split(x_orig, y_orig):
+            clf = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=opts.seed).fit(x_orig[tr], y_orig[tr])
+            orig_pred[te] = clf.predict(x_orig[te])
+            mine = np.isin(src_idx, te)
+            if mine.any():
+                aug_pred[mine] = clf.predict(x_aug[mine])
+    rest = aug_pred < 0  # no known source (or too few originals for folds): the probe on every original
+    if rest.any():
+        aug_pred[rest] = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=opts.seed).fit(x_orig, y_orig).predict(
+            x_aug[rest])
 
     def unit(v: np.ndarray) -> np.ndarray:
         return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
