@@ -124,3 +124,14 @@ def markdown(summary: dict, selection: dict) -> str:
         cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n > 1 else "") for k, _ in cols]
         lines.append(f"| {m} | {n} | " + " | ".join(cells) + f" | {selection.get(m, {}).get('best', '-')} |")
     return "\n".join(lines) + "\n"
+
+
+def add_compare_args(ap, methods: str, select: list[str], max_length: int, work: str) -> None:
+    """The options bench/quality.py and bench/adme.py share."""
+    ap.add_argument("--methods", default=methods)
+    ap.add_argument("--seeds", default="7,42,106")
+    ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(select)})")
+    ap.add_argument("--max-length", type=int, default=max_length)
+    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
+    ap.add_argument("--work", default=work)
+    ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")

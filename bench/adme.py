@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     RESULTS,
     SHARED,
+    add_compare_args,
     count_labels,
     machine,
     markdown,
@@ -86,15 +87,9 @@ def main() -> None:
     from prefit.train.compare import plot_per_class
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--methods", default=METHODS)
-    ap.add_argument("--seeds", default="7,42,106")
-    ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(SELECT)})")
-    ap.add_argument("--max-length", type=int, default=256)
+    add_compare_args(ap, METHODS, SELECT, 256, str(RESULTS / "adme_work"))
     ap.add_argument("--folds", type=int, default=5, help="Grouped cross-validation folds (0: none).")
     ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
-    ap.add_argument("--work", default=str(RESULTS / "adme_work"))
-    ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")
     args = ap.parse_args()
     t0 = time.perf_counter()
     bindir = Path(sys.executable).parent

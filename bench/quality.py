@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     RESULTS,
+    add_compare_args,
     body,
     count_labels,
     machine,
@@ -75,14 +76,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--protocol", choices=["step", "longtail", "both"], default="step")
-    ap.add_argument("--methods", default=METHODS)
-    ap.add_argument("--seeds", default="7,42,106")
-    ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(SELECT)})")
-    ap.add_argument("--max-length", type=int, default=128)
+    add_compare_args(ap, METHODS, SELECT, 128, str(RESULTS / "quality_work"))
     ap.add_argument("--test-per-class", type=int, default=100)
-    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
-    ap.add_argument("--work", default=str(RESULTS / "quality_work"))
-    ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")
     args = ap.parse_args()
     t0 = time.perf_counter()
     bindir = Path(sys.executable).parent
