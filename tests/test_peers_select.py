@@ -106,3 +106,11 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
         assert cfg["recipe"][key] == next(iter(s["chosen"].values()))
     md = (out / "results.md").read_text()
     assert "chosen on validation" in md and "| tfidf-lr |" in md
+
+
+def test_export_refuses_a_peer_run(separable, tmp_path):
+    out = tmp_path / "tfidf"
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out),
+                                      "-q"]).exit_code == 0
+    r = CliRunner().invoke(train, ["export", str(out), "-o", str(tmp_path / "exp")])
+    assert r.exit_code == 2 and "a tfidf-lr run is a scikit-learn model" in r.output and not (tmp_path / "exp").exists()
