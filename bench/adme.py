@@ -41,7 +41,7 @@ from _common import (  # noqa: E402
 )
 
 METHODS = "tfidf-lr,probe,vanilla,two-stage"
-SELECT = ["lr=3e-5,1e-4", "c=1,10"]
+SELECT = ["lr=3e-5,1e-4,3e-4", "c=1,10"]
 
 
 def prepare(work: Path, bindir: Path, seed: int) -> None:
