@@ -29,12 +29,12 @@ class EmbeddingSpec:
 def embedding_spec(model: str | None, pooling: str = "auto", max_length: int | None = None) -> EmbeddingSpec:
     """The encoder's own sentence-embedding recipe; `max_length` None takes its max_seq_length (else 256)."""
     from prefit.models import resolve_encoder
-    from prefit.train.pooling import _local_file, checkpoint_pooling, resolve_pooling
+    from prefit.train.pooling import checkpoint_pooling, local_file, resolve_pooling
 
     path = resolve_encoder(model)
     _, normalize = checkpoint_pooling(path)
     if max_length is None:
-        cfg = _local_file(path, "sentence_bert_config.json")
+        cfg = local_file(path, "sentence_bert_config.json")
         max_length = int(json.loads(cfg.read_text()).get("max_seq_length", 256)) if cfg else 256
     return EmbeddingSpec(path, resolve_pooling(pooling, path), normalize, max_length)
 

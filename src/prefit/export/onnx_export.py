@@ -85,7 +85,9 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     if out_dir.exists() and not force:
         raise InputError("export directory exists; use --force to override", file=out_dir)
     label_map = json.loads((model_dir / "label_map.json").read_text())
-    if label_map.get("method") in ("tfidf-lr", "probe"):
+    from prefit.train.peers import PEERS
+
+    if label_map.get("method") in PEERS:
         raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/sklearn.joblib); ONNX export takes transformer "
                          "runs (two-stage, vanilla, oversample, lpft)", file=run_dir)
     max_length = int(label_map.get("max_length", 128))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 log = logging.getLogger("prefit")
@@ -71,8 +72,6 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     (out / "model").mkdir(exist_ok=True)
     joblib.dump(fitted, out / "model" / "sklearn.joblib")
     write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "method": cfg.method})
-    from dataclasses import asdict
-
     write_json_atomic(out / "config.json", {"run": asdict(cfg), "settings": settings, "versions": package_versions() | _sk_version()})
     write_json_atomic(out / "metrics.json", metrics)
     return metrics

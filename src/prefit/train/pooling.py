@@ -23,7 +23,7 @@ log = logging.getLogger("prefit")
 POOLINGS = ("auto", "cls", "mean")
 
 
-def _local_file(model: str, name: str) -> Path | None:
+def local_file(model: str, name: str) -> Path | None:
     """`name` inside a local model directory, or in the local hub cache for a hub id (never downloads)."""
     p = Path(model)
     if p.is_dir():
@@ -41,7 +41,7 @@ def checkpoint_pooling(model: str) -> tuple[str | None, bool]:
     """(pooling, normalize) declared by a sentence-transformers checkpoint, else (None, False).
 
     pooling is "mean" or "cls"; modes this project does not implement (max, weighted) raise."""
-    modules_file = _local_file(model, "modules.json")
+    modules_file = local_file(model, "modules.json")
     if modules_file is None:
         return None, False
     try:
@@ -50,7 +50,7 @@ def checkpoint_pooling(model: str) -> tuple[str | None, bool]:
         normalize = any(m.get("type", "").endswith(".Normalize") for m in modules)
         if pool is None:
             return None, normalize
-        cfg_file = _local_file(model, f"{pool.get('path') or '1_Pooling'}/config.json")
+        cfg_file = local_file(model, f"{pool.get('path') or '1_Pooling'}/config.json")
         cfg = json.loads(cfg_file.read_text()) if cfg_file else {"pooling_mode_mean_tokens": True}
     except (OSError, ValueError, AttributeError, TypeError) as e:
         raise InputError(f"unreadable sentence-transformers pooling config: {e}", file=modules_file) from e
