@@ -51,7 +51,7 @@ def main() -> None:
     parse_s, parse_mb = timed(str(bindir / "score"), str(corpus), "--extract-only", "-o", str(work / "paras.jsonl"), "-q")
     score_s, score_mb = timed(str(bindir / "score"), str(corpus), "--model", str(work / "export"), "-o", str(work / "scored.jsonl"),
                               "--device", "cpu", "--batch-size", str(args.batch_size), "-q")
-    n_labels = len(json.loads((work / "scored.jsonl.done.json").read_text()))
+    n_labels = len(json.loads((work / "scored.jsonl.state.json").read_text())["done"])
     n_paras = sum(1 for _ in open(work / "scored.jsonl"))
     rows = [["parse only (--extract-only)", n_labels, n_paras, round(parse_s, 1), n_labels / parse_s, n_paras / parse_s, round(parse_mb)],
             ["parse + int8 onnxruntime (CPU)", n_labels, n_paras, round(score_s, 1), n_labels / score_s, n_paras / score_s, round(score_mb)]]

@@ -145,3 +145,24 @@ def tiny_bert(tmp_path_factory) -> Path:
     BertForSequenceClassification(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_bert):
+    """A tiny classifier trained for one epoch on ADME-labelled paragraphs of one label."""
+    from click.testing import CliRunner
+
+    from prefit.serve_cli.cli import main as score
+    from prefit.train.cli import main as train
+
+    d = tmp_path_factory.mktemp("scorerun")
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "spl"
+    r = CliRunner().invoke(score, [str(data / "570974d4-0d5b-4df2-b307-37380511835d.xml"), str(data / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"),
+                                   "--extract-only", "-o", str(d / "paras.jsonl"), "-q"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(d / "paras.jsonl"), "--eval", str(d / "paras.jsonl"),
+                                   "-o", str(d / "run"), "--stage2-epochs", "1", "--max-length", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    return d / "run"

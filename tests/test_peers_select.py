@@ -67,7 +67,7 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
     import prefit.train.compare as compare_mod
 
     opened, phase = [], {"now": "setup"}
-    real_iter, real_select = prefit.jsonl.iter_json_objects, compare_mod.select
+    real_iter, real_select = prefit.jsonl.iter_objects, compare_mod.select
 
     def recording_iter(path):
         opened.append((phase["now"], str(path)))
@@ -80,7 +80,7 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
         finally:
             phase["now"] = "final"
 
-    monkeypatch.setattr(prefit.jsonl, "iter_json_objects", recording_iter)
+    monkeypatch.setattr(prefit.jsonl, "iter_objects", recording_iter)
     monkeypatch.setattr(compare_mod, "select", recording_select)
     out = tmp_path / "cmp"
     r = CliRunner().invoke(train, ["compare", "--model", str(tiny_bert), "--train", str(separable["train"]), "--augmented",

@@ -128,27 +128,6 @@ def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
     assert r.exit_code == 0 and csv_out.read_text().count("\n") >= 26
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, tiny_bert):
-    """A tiny classifier trained for one epoch on ADME-labelled paragraphs of one label."""
-    from click.testing import CliRunner
-
-    from prefit.serve_cli.cli import main as score
-    from prefit.train.cli import main as train
-
-    d = tmp_path_factory.mktemp("scorerun")
-    from pathlib import Path
-
-    data = Path(__file__).parent / "data" / "spl"
-    r = CliRunner().invoke(score, [str(data / "570974d4-0d5b-4df2-b307-37380511835d.xml"), str(data / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"),
-                                   "--extract-only", "-o", str(d / "paras.jsonl"), "-q"])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(d / "paras.jsonl"), "--eval", str(d / "paras.jsonl"),
-                                   "-o", str(d / "run"), "--stage2-epochs", "1", "--max-length", "64", "-q"])
-    assert r.exit_code == 0, r.output
-    return d / "run"
-
-
 def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
     import json
 
@@ -166,16 +145,21 @@ def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
     parity = {p["variant"]: p for p in meta["parity"]}
     assert set(parity) == {"fp32", "int8", "fp16"} and all(p["ok"] for p in parity.values())
     assert parity["fp32"]["max_abs_diff"] < 1e-3 and parity["fp32"]["argmax_agreement"] == 1.0
-    assert {"model.onnx", "model.int8.onnx", "model.fp16.onnx", "label_map.json", "tokenizer.json"} <= {p.name for p in exp.iterdir()}
+    assert {"model.onnx", "model.int8.onnx", "model.fp16.onnx", "config.json", "tokenizer.json"} <= {p.name for p in exp.iterdir()}
+    assert "label_map.json" not in {p.name for p in exp.iterdir()} and "labels" not in meta  # labels: config.json only
     r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(exp)])
-    assert r.exit_code == 2 and "use --force" in r.output
+    assert r.exit_code == 2 and "use --overwrite" in r.output
 
     out = tmp_path / "scored.jsonl"
     r = CliRunner().invoke(score, [str(data_dir / "spl"), "--model", str(exp), "-o", str(out), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 10 + 25 + 10 + 21 + 13 + 1
-    labels = json.loads((exp / "label_map.json").read_text())["labels"]
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(exp)  # the export loads as a Hugging Face model directory
+    labels = [config.id2label[i] for i in range(config.num_labels)]
+    assert labels == json.loads((trained_run / "model" / "label_map.json").read_text())["labels"]
     for x in rows:
         assert x["predicted_label"] in labels and set(x["probabilities"]) == set(labels)
         assert abs(sum(x["probabilities"].values()) - 1) < 1e-3
@@ -190,7 +174,7 @@ def test_score_needs_model_or_extract_only(data_dir, tmp_path):
     r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl")])
     assert r.exit_code == 2 and "either --model" in r.output
     r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--model", str(tmp_path)])
-    assert r.exit_code == 2 and "not a prefit export directory" in r.output
+    assert r.exit_code == 2 and "not a prefit model: expected an export directory" in r.output
 
 
 # Real metformin labels (from the DailyMed corpus) whose 43682-4 section is empty: its

@@ -52,3 +52,19 @@ def test_dedupe_counts_and_no_group_on_both_sides(tmp_path, seed):
     assert read_jsonl(again / "test.jsonl") == test_rows  # seeded
     r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "generic_names"])
     assert r.exit_code == 2 and "use --overwrite" in r.output
+
+
+def test_split_without_group_field(tmp_path):
+    """Found by the -q pass: without --group-field every record is its own group (it crashed)."""
+    from click.testing import CliRunner
+
+    from prefit.train.cli import main as train
+
+    rows = [{"id": f"r{i}", "text": f"text number {i} about {lab}", "label": lab} for i, lab in enumerate(["a", "b"] * 20)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    r = CliRunner().invoke(train, ["split", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "s"), "--test-fraction", "0.25"])
+    assert r.exit_code == 0, r.output
+    test = read_jsonl(tmp_path / "s" / "test.jsonl")
+    train_ids = {x["id"] for x in read_jsonl(tmp_path / "s" / "train.jsonl")}
+    assert len(test) == 10 and not train_ids & {x["id"] for x in test} and len(train_ids) == 30
+    assert "split\ta\tb\ttotal\n" in r.output

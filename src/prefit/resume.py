@@ -5,19 +5,25 @@ A job is a deterministic list of work chunks. Each finished chunk is written ato
 chunks already there. When every chunk is done the final output is assembled atomically and the
 parts directory is removed. A killed run therefore loses at most the chunk in flight and never
 leaves a half-written line in OUT.
+
+One run at a time per output: job_lock holds `OUT.lock` (an OS file lock, released when the
+process dies) for the whole job, and a parts folder is reused only with a manifest whose
+fingerprint matches; chunks without one are discarded, never trusted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from prefit.errors import InputError
-from prefit.jsonl import write_json_atomic
+from prefit.jsonl import remove_stale_temps, write_json_atomic
 
 log = logging.getLogger("prefit")
 
@@ -27,26 +33,61 @@ def fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def job_lock(out_path: str | Path) -> Iterator[None]:
+    """Hold OUT.lock for the duration of a job; a second job on the same output is refused with
+    one line. Temporary files a killed earlier run left beside OUT are removed under the lock."""
+    from filelock import FileLock, Timeout
+
+    out_path = Path(out_path)
+    lock_path = out_path.with_name(out_path.name + ".lock")
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path, timeout=0)
+        lock.acquire()
+    except Timeout as e:
+        raise InputError(f"another run is writing this output (it holds {lock_path.name}); wait for it to finish",
+                         file=out_path) from e
+    except OSError as e:
+        raise InputError(f"cannot write here ({e.strerror or e})", file=out_path) from e
+    try:
+        remove_stale_temps(out_path)
+        yield
+    finally:
+        lock.release()
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+
+
 class ChunkStore:
-    def __init__(self, out_path: str | Path, settings: dict[str, Any], *, overwrite: bool = False) -> None:
+    def __init__(self, out_path: str | Path, settings: dict[str, Any], *, overwrite: bool = False,
+                 existing_output_ok: bool = False) -> None:
+        """`existing_output_ok`: the job adds to an existing OUT (the caller has checked that OUT was
+        written with the same settings), so OUT's presence alone is no reason to refuse."""
         self.out_path = Path(out_path)
         self.parts = self.out_path.with_name(self.out_path.name + ".parts")
         self.fp = fingerprint(settings)
-        if overwrite:
-            shutil.rmtree(self.parts, ignore_errors=True)
-        elif self.out_path.exists() and not self.parts.exists():
-            raise InputError("output already exists; use --overwrite to replace it", file=self.out_path)
         manifest = self.parts / "manifest.json"
-        if self.parts.exists() and manifest.exists():
-            found = json.loads(manifest.read_text()).get("fingerprint")
-            if found != self.fp:
-                raise InputError(
-                    "an unfinished run with different arguments or input is here "
-                    f"({self.parts.name}); re-run with the same arguments to resume, or use --overwrite",
-                    file=self.out_path,
-                )
+        found = None
+        if manifest.exists():
+            try:
+                found = json.loads(manifest.read_text()).get("fingerprint")
+            except (OSError, ValueError, AttributeError):
+                found = None  # unreadable: treated as absent
+        if self.out_path.exists() and not overwrite and found != self.fp and not existing_output_ok:
+            raise InputError("output already exists; use --overwrite to replace it", file=self.out_path)
+        if found is not None and found != self.fp and not overwrite:
+            raise InputError(
+                "an unfinished run with different arguments or input is here "
+                f"({self.parts.name}); re-run with the same arguments to resume, or use --overwrite",
+                file=self.out_path,
+            )
+        if found == self.fp and not overwrite:
             log.info("resuming: %d chunk(s) already done in %s", len(self.done()), self.parts)
         else:
+            # No manifest (a run died before writing it), another run's, or --overwrite: nothing
+            # in the folder can be trusted.
+            shutil.rmtree(self.parts, ignore_errors=True)
             self.parts.mkdir(parents=True, exist_ok=True)
             write_json_atomic(manifest, {"fingerprint": self.fp, "settings": settings})
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefit.augment.sentences import split_sentences
+from prefit.errors import InputError
 
 log = logging.getLogger("prefit")
 
@@ -93,9 +94,17 @@ class Direction:
         self.model_dir = Path(model_dir)
         self.engine = engine
         self.device = resolve_device(engine.device)
-        self.translator = self._load()
-        self.sp_source = spm.SentencePieceProcessor(model_file=str(self.model_dir / "source.spm"))
-        self.sp_target = spm.SentencePieceProcessor(model_file=str(self.model_dir / "target.spm"))
+        try:
+            self.translator = self._load()
+        except (RuntimeError, ValueError, OSError) as e:
+            raise InputError(f"cannot load the CTranslate2 model ({str(e).splitlines()[0][:300]}); convert it again with "
+                             "'aug models convert'", file=self.model_dir) from e
+        try:
+            self.sp_source = spm.SentencePieceProcessor(model_file=str(self.model_dir / "source.spm"))
+            self.sp_target = spm.SentencePieceProcessor(model_file=str(self.model_dir / "target.spm"))
+        except (RuntimeError, OSError) as e:
+            raise InputError(f"cannot load the sentencepiece models source.spm/target.spm ({str(e).splitlines()[0][:300]})",
+                             file=self.model_dir) from e
 
     def _load(self):
         import ctranslate2

@@ -6,11 +6,19 @@ from pathlib import Path
 
 import click
 
-from prefit.cli_common import PrefitGroup, echo_err, setup_logging
+from prefit.cli_common import (
+    PrefitGroup,
+    echo_err,
+    log_options,
+    overwrite_option,
+    setup_logging,
+    version_option,
+)
 from prefit.errors import InputError
 
 
 @click.group(cls=PrefitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 def main() -> None:
     """Grow the minority classes of a labelled JSONL corpus (back-translation, EDA)."""
 
@@ -32,9 +40,10 @@ def _job_options(f):
         click.option("--seed", type=int, default=13, show_default=True),
         click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
                      help="Source draws per resumable chunk."),
-        click.option("--overwrite", is_flag=True, help="Start over, replacing the output and any unfinished run."),
-        click.option("-q", "--quiet", is_flag=True, help="No plan, no progress bar."),
+        click.option("--max-records", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+                     help="Refuse a plan that asks for more augmented records than this (checked before any work)."),
     ]
+    f = log_options(overwrite_option("Start over, replacing the output and any unfinished run.")(f))
     for o in reversed(opts):
         f = o(f)
     return f
@@ -54,10 +63,11 @@ def _make_job_options(kw):
         filters = FilterOptions(kw["min_length_ratio"], kw["max_length_ratio"], drop_identical=not kw["keep_identical"])
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    setup_logging(kw["quiet"])
+    setup_logging(kw["quiet"], kw["verbose"])
     return JobOptions(balance=balance, seed=kw["seed"], headroom=kw["headroom"], chunk_size=kw["chunk_size"],
                       include_originals=not kw["no_originals"], filters=filters,
-                      fields=Fields(kw["text_field"], kw["label_field"]), overwrite=kw["overwrite"], progress=not kw["quiet"])
+                      fields=Fields(kw["text_field"], kw["label_field"]), overwrite=kw["overwrite"], progress=not kw["quiet"],
+                      max_records=kw["max_records"])
 
 
 def _report(summary, quiet: bool) -> None:
@@ -154,12 +164,16 @@ def eda(input, alpha, operations, **kw):
 @click.option("--minority", default=None, help="Step: comma-separated minority classes (default: half, chosen by seed).")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
-@click.option("--overwrite", is_flag=True)
-def imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite):
+@overwrite_option("Replace OUTPUT.")
+@log_options
+def imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite, quiet, verbose):
     """Build a step or long-tailed imbalanced training set from INPUT."""
     from prefit.augment.imbalance import plan_imbalance, select
     from prefit.jsonl import Fields, read_records, write_jsonl_atomic
 
+    setup_logging(quiet, verbose)
+    if output.resolve() == input.resolve():
+        raise InputError("the output is the input file; choose another -o (the input would be replaced)", file=output)
     if output.exists() and not overwrite:
         raise InputError("output already exists; use --overwrite to replace it", file=output)
     records = read_records(input, Fields(text_field, label_field))
@@ -172,6 +186,8 @@ def imbalance(input, output, kind, ratio, seed, minority, text_field, label_fiel
         raise click.BadParameter(str(e)) from None
     keep = select([r.label for r in records], plan, seed)
     n = write_jsonl_atomic(output, (records[i].data for i in keep))
+    if quiet:
+        return
     for c in plan.order:
         echo_err(f"{c}\t{counts[c]} -> {plan.keep[c]}")
     echo_err(f"wrote {n} of {len(records)} records to {output} ({kind}, rho={min(plan.keep.values()) / max(plan.keep.values()):.3f})")
@@ -189,15 +205,15 @@ def imbalance(input, output, kind, ratio, seed, minority, text_field, label_fiel
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no table.")
-def report(original, augmented, output, model, max_augmented_per_class, near_copy, seed, text_field, label_field, quiet):
+@log_options
+def report(original, augmented, output, model, max_augmented_per_class, near_copy, seed, text_field, label_field, quiet, verbose):
     """How augmented texts compare with ORIGINAL ones: closeness, label preservation, near-copies, t-SNE.
 
     Writes OUTPUT/report.json and OUTPUT/projection.png."""
     from prefit.augment.report import ReportOptions, augmentation_report
     from prefit.jsonl import Fields
 
-    setup_logging(quiet)
+    setup_logging(quiet, verbose)
     rep = augmentation_report(original, augmented, output, ReportOptions(model, max_augmented_per_class, near_copy, seed,
                                                                          fields=Fields(text_field, label_field), progress=not quiet))
     if quiet:
@@ -225,26 +241,30 @@ def models() -> None:
 @click.argument("hf_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--quantization", default="int8", show_default=True, help="int8, int8_float16, float16, float32 or none.")
-@click.option("--force", is_flag=True, help="Replace OUT_DIR if it exists.")
-def convert(hf_dir, out_dir, quantization, force):
+@overwrite_option("Replace OUT_DIR if it exists.")
+@log_options
+def convert(hf_dir, out_dir, quantization, overwrite, quiet, verbose):
     """Convert a Hugging Face Marian/OPUS-MT directory to CTranslate2 (copies source.spm/target.spm)."""
     from prefit.augment.convert import convert_marian
 
-    setup_logging()
-    convert_marian(hf_dir, out_dir, quantization=None if quantization == "none" else quantization, force=force)
-    echo_err(f"converted {hf_dir} -> {out_dir}")
+    setup_logging(quiet, verbose)
+    convert_marian(hf_dir, out_dir, quantization=None if quantization == "none" else quantization, force=overwrite)
+    if not quiet:
+        echo_err(f"converted {hf_dir} -> {out_dir}")
 
 
 @models.command("fetch")
 @click.argument("pairs", nargs=-1, required=True)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PREFIT_MODELS_DIR", required=True)
 @click.option("--quantization", default="int8", show_default=True)
-@click.option("--force", is_flag=True)
-def fetch(pairs, models_dir, quantization, force):
+@overwrite_option("Replace a model that is already there.")
+@log_options
+def fetch(pairs, models_dir, quantization, overwrite, quiet, verbose):
     """Download Helsinki-NLP/opus-mt-PAIR (e.g. en-de de-en) and convert it (connected machines only)."""
     from prefit.augment.convert import fetch_opus_mt
 
-    setup_logging()
+    setup_logging(quiet, verbose)
     for pair in pairs:
-        out = fetch_opus_mt(pair, models_dir, quantization=None if quantization == "none" else quantization, force=force)
-        echo_err(f"{pair}: {out}")
+        out = fetch_opus_mt(pair, models_dir, quantization=None if quantization == "none" else quantization, force=overwrite)
+        if not quiet:
+            echo_err(f"{pair}: {out}")

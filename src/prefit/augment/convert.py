@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 
 from prefit.errors import InputError
@@ -23,20 +22,13 @@ def convert_marian(hf_dir: str | Path, out_dir: str | Path, *, quantization: str
     missing = [f for f in SPM_FILES if not (hf_dir / f).exists()]
     if not (hf_dir / "config.json").exists() or missing:
         raise InputError(f"not a Marian model directory (needs config.json, {', '.join(SPM_FILES)})", file=hf_dir)
-    if out_dir.exists() and not force:
-        raise InputError("output directory exists; use --force to override", file=out_dir)
-    # Convert into a temporary sibling, then rename: an interrupted conversion leaves nothing.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
-    try:
-        TransformersConverter(str(hf_dir)).convert(str(tmp / "m"), quantization=quantization, force=True)
+    from prefit.jsonl import atomic_dir
+
+    # Converted into a hidden sibling and moved into place: an interrupted conversion leaves nothing.
+    with atomic_dir(out_dir, overwrite=force) as tmp:
+        TransformersConverter(str(hf_dir)).convert(str(tmp), quantization=quantization, force=True)
         for f in SPM_FILES:
-            shutil.copy(hf_dir / f, tmp / "m" / f)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(tmp / "m"), out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copy(hf_dir / f, tmp / f)
     log.info("converted %s -> %s (%s)", hf_dir, out_dir, quantization or "float32")
     return out_dir
 

@@ -17,10 +17,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from prefit.augment.balance import BalancePolicy, ClassPlan, format_plan, plan_sources
+from prefit.augment.balance import (
+    BalancePolicy,
+    ClassPlan,
+    format_plan,
+    plan_class_targets,
+    plan_sources,
+)
 from prefit.augment.filters import DUPLICATE, FilterOptions, normalize
+from prefit.errors import InputError
 from prefit.jsonl import Fields, Record, read_records, write_json_atomic, write_jsonl_atomic
-from prefit.resume import ChunkStore
+from prefit.resume import ChunkStore, job_lock
 
 log = logging.getLogger("prefit")
 
@@ -65,6 +72,7 @@ class JobOptions:
     fields: Fields = Fields()
     overwrite: bool = False
     progress: bool = True
+    max_records: int = 1_000_000  # augmented records a plan may ask for; checked before any work
 
 
 @dataclass
@@ -108,13 +116,34 @@ def plan_draws(plans: dict[str, ClassPlan]) -> list[Draw]:
     return draws
 
 
+def check_plan_size(labels: list[str], opts: JobOptions, inp: Path) -> None:
+    """Refuse, before anything is allocated, a plan larger than opts.max_records."""
+    counts = Counter(labels)
+    if opts.balance.kind == "none":
+        return
+    targets = plan_class_targets(dict(counts), opts.balance)
+    wanted = sum(max(0, targets[c] - n) for c, n in counts.items())
+    if wanted > opts.max_records:
+        raise InputError(f"--balance {opts.balance.count or opts.balance.kind} asks for {wanted:,} augmented records from "
+                         f"{len(labels):,} inputs, more than --max-records {opts.max_records:,}; lower --balance or raise "
+                         "--max-records", file=inp)
+
+
 def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOptions, *, echo=log.info) -> JobSummary:
+    inp, out = Path(inp), Path(out)
+    if out.resolve() == inp.resolve():
+        raise InputError("the output is the input file; choose another -o (the input would be replaced)", file=out)
+    records = read_records(inp, opts.fields)
+    with job_lock(out):
+        return _run_locked(inp, out, records, augmenter, opts, echo)
+
+
+def _run_locked(inp: Path, out: Path, records: list[Record], augmenter: Augmenter, opts: JobOptions, echo) -> JobSummary:
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    inp, out = Path(inp), Path(out)
-    records = read_records(inp, opts.fields)
     labels = [r.label for r in records]
+    check_plan_size(labels, opts, inp)
     plans = plan_sources(labels, opts.balance, augmenter.outputs_per_draw, seed=opts.seed, headroom=opts.headroom)
     echo(f"plan ({augmenter.name}, {augmenter.outputs_per_draw} candidate(s) per source draw, headroom {opts.headroom}):\n" + format_plan(plans))
     draws = plan_draws(plans)
@@ -124,7 +153,7 @@ def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOpt
         "input_mtime_ns": inp.stat().st_mtime_ns,
         "input_size": inp.stat().st_size,
         "augmenter": augmenter.settings(),
-        "job": asdict(opts) | {"overwrite": None, "progress": None},
+        "job": asdict(opts) | {"overwrite": None, "progress": None, "max_records": None},
     }
     store = ChunkStore(out, settings, overwrite=opts.overwrite)
     done_before = store.done()

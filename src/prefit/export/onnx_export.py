@@ -1,8 +1,10 @@
 """ONNX export of a trained classifier, with parity checks against PyTorch.
 
 EXPORT_DIR/ model.onnx (fp32), model.int8.onnx (--int8: dynamic int8 quantization for CPU),
-model.fp16.onnx (--fp16: for CUDA; LayerNorm/Softmax kept in fp32), tokenizer files,
-label_map.json, metadata.json (source run, versions, parity numbers of every variant).
+model.fp16.onnx (--fp16: for CUDA; LayerNorm/Softmax kept in fp32), tokenizer files, config.json
+(the model's Hugging Face config: its id2label is the one place that stores the labels, so
+transformers' AutoConfig and Optimum's ORTModelForSequenceClassification load the folder), and
+metadata.json (source run, pooling, max length, versions, parity numbers of every variant).
 """
 
 from __future__ import annotations
@@ -80,20 +82,22 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model_dir = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
-    if not (model_dir / "label_map.json").exists():
-        raise InputError("not a prefit run directory (no model/label_map.json); train one with 'train two-stage'", file=run_dir)
+    label_map = check_run(run_dir, model_dir)
     if out_dir.exists() and not force:
-        raise InputError("export directory exists; use --force to override", file=out_dir)
-    label_map = json.loads((model_dir / "label_map.json").read_text())
-    from prefit.train.peers import PEERS
+        raise InputError("export directory exists; use --overwrite to replace it", file=out_dir)
+    from prefit.models import load_error, load_errors
 
-    if label_map.get("method") in PEERS:
-        raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/sklearn.joblib); ONNX export takes transformer "
-                         "runs (two-stage, vanilla, oversample, lpft)", file=run_dir)
     max_length = int(label_map.get("max_length", 128))
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
-    feeds = _inputs(tok, texts or _run_texts(run_dir) or SAMPLE_TEXTS, max_length)
+    try:
+        tok = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    except load_errors() as e:
+        raise load_error(model_dir, "run's model", e) from e
+    run_texts = [] if texts else _run_texts(run_dir)
+    if not texts and not run_texts:
+        log.warning("parity check on %d built-in sample texts: the run's evaluation file is not readable", len(SAMPLE_TEXTS))
+    feeds = _inputs(tok, texts or run_texts or SAMPLE_TEXTS, max_length)
+    parity_texts = "given" if texts else "run's evaluation file" if run_texts else "built-in samples"
     input_names = list(feeds)  # exactly what the tokenizer produces (token_type_ids for BERT)
     with torch.no_grad():
         # The reference is the model's computation as trained (its pooling), on the full top layer.
@@ -114,8 +118,14 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
                 return classify(self.m, inputs.pop("input_ids"), inputs.pop("attention_mask"), **inputs)
 
         dyn = {n: {0: "batch", 1: "sequence"} for n in input_names} | {"logits": {0: "batch"}}
-        torch.onnx.export(Wrapper(model), tuple(torch.from_numpy(feeds[n]) for n in input_names), str(fp32), input_names=input_names,
-                          output_names=["logits"], dynamic_axes=dyn, opset_version=opset, dynamo=False)
+        import warnings
+
+        with warnings.catch_warnings():
+            # The TorchScript exporter is chosen on purpose (dynamo=False: it handles the [CLS]-only top layer); its
+            # deprecation notice is not for our users.
+            warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
+            torch.onnx.export(Wrapper(model), tuple(torch.from_numpy(feeds[n]) for n in input_names), str(fp32), input_names=input_names,
+                              output_names=["logits"], dynamic_axes=dyn, opset_version=opset, dynamo=False)
         results = [check_parity(fp32, "fp32", ref, feeds)]
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -138,11 +148,11 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
                 f"{r.variant}: max |logit diff| {r.max_abs_diff:.2e}, argmax agreement {r.argmax_agreement:.3f} "
                 f"(limits {LIMITS[r.variant]})" for r in bad))
         tok.save_pretrained(tmp)
+        model.config.save_pretrained(tmp)
         from prefit.jsonl import write_json_atomic
         from prefit.train.run import package_versions
 
-        write_json_atomic(tmp / "label_map.json", label_map)
-        meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "labels": label_map["labels"],
+        meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "parity_texts": parity_texts,
                 "opset": opset, "pooling": model_pooling(model), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
         write_json_atomic(tmp / "metadata.json", meta)
         if out_dir.exists():
@@ -152,6 +162,32 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
         return meta
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_run(run_dir: Path, model_dir: Path) -> dict:
+    """The run's label_map, after refusing (one line each) what would export a broken model: no
+    run, a peer run, missing config/weights/tokenizer, labels that disagree with the model's head."""
+    from prefit.models import check_model_dir
+    from prefit.train.peers import PEERS
+
+    lm_path = model_dir / "label_map.json"
+    if not lm_path.exists():
+        raise InputError("not a prefit run directory (no model/label_map.json); train one with 'train two-stage'", file=run_dir)
+    try:
+        label_map = json.loads(lm_path.read_text(encoding="utf-8"))
+        labels = label_map["labels"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"invalid label_map.json ({type(e).__name__}: {e})", file=lm_path) from e
+    if label_map.get("method") in PEERS:
+        raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/sklearn.joblib); ONNX export takes transformer "
+                         "runs (two-stage, vanilla, oversample, lpft)", file=run_dir)
+    cfg = check_model_dir(model_dir)
+    id2label = cfg.get("id2label") or {}
+    head = [id2label.get(str(i)) for i in range(len(id2label))]
+    if head != labels:
+        raise InputError(f"label_map.json lists {len(labels)} label(s) {labels[:5]} but the model's head has {len(head)} "
+                         f"{head[:5]} (config.json id2label); the run is damaged, retrain it", file=lm_path)
+    return label_map
 
 
 def _drop_duplicate_casts(graph) -> None:

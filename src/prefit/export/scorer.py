@@ -21,10 +21,7 @@ class Scorer:
         from transformers import AutoTokenizer
 
         d = Path(export_dir)
-        if not (d / "metadata.json").exists():
-            raise InputError("not a prefit export directory (no metadata.json); make one with 'train export'", file=d)
-        self.meta = json.loads((d / "metadata.json").read_text())
-        self.labels = self.meta["labels"]
+        self.meta, self.labels = read_export(d)
         self.max_length = int(self.meta["max_length"])
         avail = ort.get_available_providers()
         # Ask for CUDA only when a GPU is visible: onnxruntime-gpu logs a loud error on a machine without one.
@@ -51,7 +48,13 @@ class Scorer:
                 self.session = self._session(ort, d, files, chosen, False)
         self.variant = chosen
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.tok = AutoTokenizer.from_pretrained(d)
+        from prefit.models import check_model_dir, load_error, load_errors
+
+        check_model_dir(d, weights=False)
+        try:
+            self.tok = AutoTokenizer.from_pretrained(d)
+        except load_errors() as e:
+            raise load_error(d, "export's tokenizer", e) from e
 
     @staticmethod
     def _session(ort, d: Path, files: dict, variant: str, cuda: bool):
@@ -59,7 +62,12 @@ class Scorer:
         if not path.exists():
             raise InputError(f"export has no {variant} model ({path.name})", file=d)
         providers = (["CUDAExecutionProvider"] if cuda else []) + ["CPUExecutionProvider"]
-        return ort.InferenceSession(str(path), providers=providers)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # errors only: its warnings are noise to a user
+        try:
+            return ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types, all plain Exceptions
+            raise InputError(f"cannot load the ONNX model ({type(e).__name__}: {str(e).splitlines()[0][:300]})", file=path) from e
 
     def probabilities(self, texts: list[str], batch_size: int = 32):
         """Softmax probabilities per text, batched by similar length; returned in input order."""
@@ -91,20 +99,43 @@ class Scorer:
         return binding.copy_outputs_to_cpu()[0]
 
 
+def read_export(d: Path) -> tuple[dict, list[str]]:
+    """metadata.json and the labels (config.json id2label, by index) of an export directory."""
+    from prefit.models import read_config
+
+    if not (d / "metadata.json").exists():
+        raise InputError("not a prefit export directory (no metadata.json); make one with 'train export'", file=d)
+    try:
+        meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
+        int(meta["max_length"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"invalid metadata.json ({type(e).__name__}: {e}); export the run again", file=d / "metadata.json") from e
+    id2label = read_config(d).get("id2label") or {}
+    labels = [id2label.get(str(i)) for i in range(len(id2label))]
+    if not labels or None in labels:
+        raise InputError("config.json has no usable id2label (labels 0..N-1); export the run again", file=d / "config.json")
+    return meta, labels
+
+
 class ScoreBatch:
     """Score a batch of records (mapping of columns, Ray Data's "numpy" format): adds
-    `predicted_label` and `probabilities` columns. Ray: ds.map_batches(ScoreBatch, fn_constructor_kwargs=
-    {"export_dir": ...}, concurrency=n_gpus, num_gpus=1)."""
+    `predicted_label` and `probabilities` columns. `model_dir` is any prefit model directory
+    (serve_cli.predictors.load_predictor). Ray: ds.map_batches(ScoreBatch, fn_constructor_kwargs=
+    {"model_dir": ...}, concurrency=n_gpus, num_gpus=1)."""
 
-    def __init__(self, export_dir: str, device: str = "auto", text_field: str = "text") -> None:
-        self.scorer = Scorer(export_dir, device)
-        self.text_field = text_field
+    def __init__(self, model_dir: str, device: str = "auto", text_field: str = "text", batch_size: int = 32) -> None:
+        from prefit.serve_cli.predictors import load_predictor
+
+        self.scorer = load_predictor(model_dir, device)
+        self.text_field, self.batch_size = text_field, batch_size
 
     def __call__(self, batch: dict) -> dict:
-        probs = self.scorer.probabilities([str(t) for t in batch[self.text_field]])
+        from prefit.serve_cli.job import predict
+
+        preds = predict(self.scorer, [str(t) for t in batch[self.text_field]], self.batch_size)
         out = {k: list(v) for k, v in batch.items()}
-        out["predicted_label"] = [self.scorer.labels[i] for i in probs.argmax(-1)]
-        out["probabilities"] = [dict(zip(self.scorer.labels, map(float, p), strict=True)) for p in probs]
+        out["predicted_label"] = [lab for lab, _ in preds]
+        out["probabilities"] = [p for _, p in preds]
         return out
 
 

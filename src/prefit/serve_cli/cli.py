@@ -1,160 +1,94 @@
-"""`score`: PK paragraphs of DailyMed SPL labels, extracted (and, with issue 5's model support, scored)."""
+"""`score`: DailyMed SPL labels -> pharmacokinetics paragraphs -> ADME labels, or any records of
+texts -> predictions, with any prefit model. Parsing and printing only (job.py does the work)."""
 
 from __future__ import annotations
 
-import csv
-import json
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 
-from prefit.cli_common import echo_err, setup_logging
-from prefit.errors import InputError
+from prefit.cli_common import echo_err, log_options, overwrite_option, setup_logging, version_option
 
 
-@dataclass
-class ParagraphRecord:
-    set_id: str | None
-    version: str | None
-    title: str | None
-    generic_names: list[str]
-    source: str
-    section_path: list[str]
-    heading: str | None
-    paragraph_index: int
-    kind: str
-    text: str
-    label: str
-    predicted_label: str | None = None
-    probabilities: dict | None = None
+class _ScoreCommand(click.Command):
+    """InputError -> one line and exit 2, as in the `aug` and `train` groups."""
 
-
-def _done_path(out: Path) -> Path:
-    return out.with_name(out.name + ".done.json")
-
-
-def _existing(out: Path) -> tuple[list[dict], set[str]]:
-    """Rows already written and the documents already processed (with or without PK paragraphs)."""
-    if not out.exists():
-        return [], set()
-    done = set(json.loads(_done_path(out).read_text())) if _done_path(out).exists() else set()
-    rows = []
-    if out.suffix == ".csv":
-        with open(out, newline="", encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                r["section_path"] = json.loads(r["section_path"])
-                r["generic_names"] = json.loads(r.get("generic_names") or "[]")
-                r["paragraph_index"] = int(r["paragraph_index"])
-                r["probabilities"] = json.loads(r["probabilities"]) if r.get("probabilities") else None
-                rows.append(r)
-    else:
-        rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]
-    return rows, done | {r["source"] for r in rows}
-
-
-def _write(out: Path, rows: list[dict]) -> None:
-    from prefit.jsonl import atomic_write, dumps
-
-    with atomic_write(out) as fh:
-        if out.suffix == ".csv":
-            w = csv.DictWriter(fh, fieldnames=list(ParagraphRecord.__dataclass_fields__))
-            w.writeheader()
-            for r in rows:
-                w.writerow(r | {"section_path": json.dumps(r["section_path"]), "generic_names": json.dumps(r.get("generic_names") or []),
-                                "probabilities": json.dumps(r["probabilities"]) if r.get("probabilities") else ""})
-        else:
-            for r in rows:
-                fh.write(dumps(r) + "\n")
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
-@click.option("--extract-only", is_flag=True, help="Write paragraphs with a label from their ADME heading; no model.")
-@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None, help="Export directory ('train export').")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--include-tables", is_flag=True, help="Keep tables, as text.")
-@click.option("--max-member-mb", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Refuse an XML file or archive member that inflates past this size.")
-@click.option("--overwrite", is_flag=True, help="Start over instead of skipping documents already in OUT.")
-@click.option("-q", "--quiet", is_flag=True)
-def main(inputs, output, extract_only, model, device, batch_size, include_tables, max_member_mb, overwrite, quiet):
-    """Pharmacokinetics paragraphs (LOINC 43682-4) of DailyMed SPL labels: INPUTS are .xml files,
-    directories of them, or DailyMed .zip archives. One record per paragraph."""
-    from tqdm.auto import tqdm
-
-    from prefit.serve_cli.inputs import ArchiveLimits, SplSource, iter_sources
-    from prefit.serve_cli.spl import find_pk_sections, iter_pk_paragraphs, parse
-
-    setup_logging(quiet)
-    if extract_only == (model is not None):
-        raise click.UsageError("give either --model EXPORT_DIR (score) or --extract-only (no model)")
-    scorer = None
-    if model is not None:
-        from prefit.export.scorer import Scorer
+    def invoke(self, ctx: click.Context):
+        from prefit.errors import InputError
 
         try:
-            scorer = Scorer(model, device)
+            return super().invoke(ctx)
         except InputError as e:
             echo_err(f"Error: {e.format()}")
-            raise SystemExit(2) from e
+            ctx.exit(e.exit_code)
+
+
+@click.command(cls=_ScoreCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="An export directory ('train export'; onnxruntime) or a run directory (PyTorch, or a tfidf-lr/probe peer).")
+@click.option("--extract-only", is_flag=True, help="Labels: write paragraphs with the label of their ADME heading; no model.")
+@click.option("--text-field", default="text", show_default=True, help="Texts: the field (column) holding the text.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Documents (labels) or records (texts) per resumable chunk [default: 32 labels, 1024 records].")
+@click.option("--include-tables", is_flag=True, help="Labels: keep tables, as text.")
+@click.option("--max-member-mb", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Labels: refuse an XML file or archive member that inflates past this size.")
+@overwrite_option("Start over instead of adding to OUT (labels) or resuming an unfinished run.")
+@log_options
+@version_option
+def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, overwrite,
+         quiet, verbose):
+    """Score INPUTS with a prefit model, writing finished work as it goes (a re-run resumes).
+
+    \b
+    Labels: .xml SPL files, directories of them, or DailyMed .zip archives (zips of zips):
+      one record per pharmacokinetics paragraph (LOINC 43682-4), with its ADME heading label
+      and, given --model, predicted_label and probabilities. Documents already in OUT (by
+      content) are skipped, so new labels can be added to an existing OUT.
+    Texts: .jsonl(.gz), .csv, .tsv or .parquet files: each record plus predicted_label and
+      probabilities, in input order (--model required)."""
+    from prefit.serve_cli.inputs import ArchiveLimits
+    from prefit.serve_cli.job import ScoreOptions, is_records_file, score_labels, score_texts
+
+    setup_logging(quiet, verbose)
+    texts = [is_records_file(x) for x in inputs]
+    if any(texts) and not all(texts):
+        raise click.UsageError("give either record files (.jsonl, .csv, .tsv, .parquet) or SPL labels (.xml, .zip, directories), not both")
+    texts = all(texts)
+    if texts and extract_only:
+        raise click.UsageError("--extract-only reads SPL labels; record files need --model")
+    if extract_only == (model is not None) and not texts:
+        raise click.UsageError("give either --model DIR (score) or --extract-only (no model)")
+    if texts and model is None:
+        raise click.UsageError("scoring record files needs --model DIR")
+    predictor = None
+    if model is not None:
+        from prefit.serve_cli.predictors import load_predictor
+
+        try:
+            predictor = load_predictor(model, device)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from e
-    pending: list[ParagraphRecord] = []
-    if output.suffix not in (".jsonl", ".csv"):
-        raise click.BadParameter(f"must end in .jsonl or .csv, found {output.name!r}", param_hint="-o")
-    rows, done = ([], set()) if overwrite else _existing(output)
-    already = len(done)
-    failed, no_pk, new_docs = [], [], 0
-    # Lazy: archive members are read one at a time while their archive is open.
-    for src in tqdm(iter_sources(list(inputs), ArchiveLimits(max_member_bytes=max_member_mb << 20)), desc="labels", unit="doc", disable=quiet):
-        if not isinstance(src, SplSource):
-            failed.append(src)
-            continue
-        if src.name in done:
-            continue
-        try:
-            doc, root = parse(src.read(), name=src.name)
-        except InputError as e:
-            failed.append((src.name, e.message))
-            continue
-        except OSError as e:
-            failed.append((src.name, str(e)))
-            continue
-        paras = list(iter_pk_paragraphs(root, include_tables=include_tables))
-        done.add(src.name)
-        if not paras:
-            no_pk.append((src.name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
-        new_docs += 1
-        recs = [ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, src.name, p.section_path, p.heading, p.index, p.kind, p.text,
-                                p.label) for p in paras]
-        pending.extend(recs)
-    if scorer is not None and pending:
-        # paragraphs of all documents together, batched by length inside Scorer
-        t0 = time.perf_counter()
-        probs = scorer.probabilities([r.text for r in pending], batch_size)
-        rate = len(pending) / max(time.perf_counter() - t0, 1e-9)
-        for r, p in zip(pending, probs, strict=True):
-            r.predicted_label = scorer.labels[int(p.argmax())]
-            r.probabilities = {lab: round(float(x), 6) for lab, x in zip(scorer.labels, p, strict=True)}
-        if not quiet:
-            echo_err(f"scored {len(pending)} paragraphs with {scorer.variant} on {scorer.device}: {rate:.1f} paragraphs/s")
-    rows.extend(asdict(r) for r in pending)
-    from prefit.jsonl import write_json_atomic
-
-    _write(output, rows)
-    write_json_atomic(_done_path(output), sorted(done))
-    for name, why in [] if quiet else no_pk:
-        echo_err(f"{name}: {why} (LOINC 43682-4)")
-    for name, reason in failed:
+    opts = ScoreOptions(batch_size=batch_size, include_tables=include_tables, chunk=chunk_size or (1024 if texts else 32), text_field=text_field,
+                        overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20))
+    s = (score_texts if texts else score_labels)(list(inputs), output, predictor, opts)
+    if predictor is not None and s.scored and not quiet:
+        what = "texts" if texts else "paragraphs"
+        echo_err(f"scored {s.scored} {what} with {predictor.variant} on {predictor.device}: {s.scored / max(s.model_seconds, 1e-9):.1f} {what}/s")
+    if not quiet:
+        for name, why in s.no_pk:
+            echo_err(f"{name}: {why} (LOINC 43682-4)")
+    for name, reason in s.failed:
         echo_err(f"Error: {name}: {reason} (skipped)")
     if not quiet:
-        echo_err(f"wrote {len(rows)} paragraphs to {output} ({new_docs} new document(s), {already} already there, "
-             f"{len(no_pk)} without PK, {len(failed)} failed)")
-    if failed:
+        if texts:
+            echo_err(f"wrote {s.rows} records to {output} ({s.new} scored by this run)")
+        else:
+            echo_err(f"wrote {s.rows} paragraphs to {output} ({s.new} new document(s), {s.already} already there, "
+                     f"{len(s.no_pk)} without PK, {len(s.failed)} failed)")
+    if s.failed:
         raise SystemExit(1)
-
-

@@ -107,6 +107,8 @@ def iter_sources(inputs: list[str | Path], limits: ArchiveLimits = ArchiveLimits
         p = Path(raw)
         if p.is_dir():
             files = sorted(x for x in p.rglob("*") if x.suffix.lower() in (".xml", ".zip") and x.is_file())
+            if not files:
+                yield str(p), "directory holds no .xml or .zip file"
             yield from iter_sources(files, limits)
         elif not p.exists():
             yield str(p), "file not found"

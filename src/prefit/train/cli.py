@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from prefit.cli_common import PrefitGroup, echo_err, setup_logging
+from prefit.cli_common import (
+    PrefitGroup,
+    echo_err,
+    log_options,
+    overwrite_option,
+    setup_logging,
+    version_option,
+)
 
 # --recipe: the values of the options left unset. "paper" is Shi et al.'s BERT-base recipe; "prefit"
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
@@ -17,57 +24,88 @@ RECIPES = {
 
 
 @click.group(cls=PrefitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 def main() -> None:
     """Finetune an encoder on imbalanced data: two-stage pre-finetuning and the usual baselines."""
 
 
-def _common(f):
-    opts = [
-        click.option("--train", "train_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Original (imbalanced) training JSONL."),
-        click.option("--eval", "eval_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Evaluation JSONL."),
-        click.option("--model", default=None, help="Local Hugging Face directory or hub id [default: packaged all-MiniLM-L6-v2]."),
-        click.option("--text-field", default="text", show_default=True),
-        click.option("--label-field", default="label", show_default=True),
-        click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True),
-        click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default=None,
-                     help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own head "
-                          "[default: the recipe's; prefit auto, paper cls]."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
-        click.option("--stage1-layers", type=click.IntRange(min=0), default=1, show_default=True, help="two-stage: top encoder layers trained in stage 1."),
-        click.option("--stage1-lr", type=click.FloatRange(min=0), default=1e-4, show_default=True),
-        click.option("--stage1-epochs", type=click.IntRange(min=0), default=1, show_default=True),
-        click.option("--recipe", type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
-                     help="Defaults for --lr, --epochs, --pooling: prefit (chosen on validation splits, README) or paper (Shi et al.)."),
-        click.option("--lr", "--stage2-lr", "stage2_lr", type=click.FloatRange(min=0), default=None,
-                     help="Finetuning lr (every transformer method) [default: the recipe's; prefit 1e-4, paper 1e-5]."),
-        click.option("--epochs", "--stage2-epochs", "stage2_epochs", type=click.IntRange(min=0), default=None,
-                     help="Finetuning epochs (every transformer method) [default: the recipe's; 3 in both]."),
-        click.option("--lp-lr", type=click.FloatRange(min=0), default=1e-3, show_default=True, help="lpft: linear-probe lr."),
-        click.option("--lp-epochs", type=click.IntRange(min=0), default=1, show_default=True),
-        click.option("--peer-c", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-                     help="tfidf-lr, probe: inverse regularisation strength C of the logistic regression."),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True),
-        click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True),
-        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True),
-        click.option("--loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True, help="Finetuning loss."),
-        click.option("--class-weights", type=click.Choice(["none", "cb", "drw"]), default="none", show_default=True,
-                     help="cb: effective-number weights; drw: cb weights from --drw-epoch on."),
-        click.option("--cb-beta", type=click.FloatRange(0, 1, max_open=True), default=0.9999, show_default=True),
-        click.option("--focal-gamma", type=click.FloatRange(min=0), default=2.0, show_default=True),
-        click.option("--ldam-max-margin", type=click.FloatRange(min=0), default=0.5, show_default=True),
-        click.option("--ldam-scale", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True),
-        click.option("--drw-epoch", type=click.IntRange(min=0), default=1, show_default=True, help="0-based epoch where DRW starts."),
-        click.option("--stage1-loss", type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True,
-                     help="Loss of the first stage (two-stage, lpft)."),
-        click.option("--sam-rho", type=click.FloatRange(min=0), default=0.0, show_default=True, help="> 0: SAM with this rho."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--no-group-by-length", is_flag=True, help="Shuffle without grouping similar lengths."),
-        click.option("--overwrite", is_flag=True, help="Replace a finished run."),
-        click.option("-q", "--quiet", is_flag=True),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+# Every option of the training commands: name -> (declarations, click settings). Each command shows
+# only the options its method uses (METHOD_OPTIONS); the rest take these defaults.
+OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "train_path": (("--train", "train_path"), dict(type=click.Path(dir_okay=False, path_type=Path), default=None,
+                                                   help="Original (imbalanced) training records (.jsonl, .csv, .tsv, .parquet).")),
+    "eval_path": (("--eval", "eval_path"), dict(type=click.Path(dir_okay=False, path_type=Path), default=None, help="Evaluation records.")),
+    "model": (("--model",), dict(default=None, help="Local Hugging Face directory or hub id [default: packaged all-MiniLM-L6-v2].")),
+    "text_field": (("--text-field",), dict(default="text", show_default=True)),
+    "label_field": (("--label-field",), dict(default="label", show_default=True)),
+    "max_length": (("--max-length",), dict(type=click.IntRange(min=8), default=128, show_default=True)),
+    "pooling": (("--pooling",), dict(type=click.Choice(["auto", "cls", "mean"]), default=None,
+                                     help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own "
+                                          "head [default: the recipe's; prefit auto, paper cls].")),
+    "batch_size": (("--batch-size",), dict(type=click.IntRange(min=1), default=16, show_default=True)),
+    "stage1_layers": (("--stage1-layers",), dict(type=click.IntRange(min=0), default=1, show_default=True,
+                                                 help="Top encoder layers trained in the first stage.")),
+    "stage1_lr": (("--stage1-lr",), dict(type=click.FloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
+    "stage1_epochs": (("--stage1-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
+    "recipe": (("--recipe",), dict(type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
+                                   help="Defaults for --lr, --epochs, --pooling: prefit (chosen on validation splits, README) or paper "
+                                        "(Shi et al.).")),
+    "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=click.FloatRange(min=0), default=None,
+                                                            help="Finetuning lr [default: the recipe's; prefit 1e-4, paper 1e-5].")),
+    "stage2_epochs": (("--epochs", "--stage2-epochs", "stage2_epochs"), dict(type=click.IntRange(min=0), default=None,
+                                                                            help="Finetuning epochs [default: the recipe's; 3 in both].")),
+    "lp_lr": (("--lp-lr",), dict(type=click.FloatRange(min=0), default=1e-3, show_default=True, help="Linear-probe lr.")),
+    "lp_epochs": (("--lp-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
+    "peer_c": (("--peer-c",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                                   help="Inverse regularisation strength C of the logistic regression.")),
+    "weight_decay": (("--weight-decay",), dict(type=click.FloatRange(min=0), default=0.01, show_default=True)),
+    "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
+    "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
+    "loss": (("--loss",), dict(type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True, help="Finetuning loss.")),
+    "class_weights": (("--class-weights",), dict(type=click.Choice(["none", "cb", "drw"]), default="none", show_default=True,
+                                                 help="cb: effective-number weights; drw: cb weights from --drw-epoch on.")),
+    "cb_beta": (("--cb-beta",), dict(type=click.FloatRange(0, 1, max_open=True), default=0.9999, show_default=True)),
+    "focal_gamma": (("--focal-gamma",), dict(type=click.FloatRange(min=0), default=2.0, show_default=True)),
+    "ldam_max_margin": (("--ldam-max-margin",), dict(type=click.FloatRange(min=0), default=0.5, show_default=True)),
+    "ldam_scale": (("--ldam-scale",), dict(type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)),
+    "drw_epoch": (("--drw-epoch",), dict(type=click.IntRange(min=0), default=1, show_default=True, help="0-based epoch where DRW starts.")),
+    "stage1_loss": (("--stage1-loss",), dict(type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True,
+                                             help="Loss of the first stage.")),
+    "sam_rho": (("--sam-rho",), dict(type=click.FloatRange(min=0), default=0.0, show_default=True, help="> 0: SAM with this rho.")),
+    "device": (("--device",), dict(type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)),
+    "no_group_by_length": (("--no-group-by-length",), dict(is_flag=True, help="Shuffle without grouping similar lengths.")),
+}
+DATA = ["train_path", "eval_path", "text_field", "label_field"]
+FINETUNE = ["model", "max_length", "pooling", "recipe", "stage2_lr", "stage2_epochs", "batch_size", "weight_decay", "warmup_ratio",
+            "max_grad_norm", "loss", "class_weights", "cb_beta", "focal_gamma", "ldam_max_margin", "ldam_scale", "drw_epoch", "sam_rho",
+            "device", "no_group_by_length"]
+METHOD_OPTIONS = {
+    "two-stage": DATA + FINETUNE + ["stage1_layers", "stage1_lr", "stage1_epochs", "stage1_loss"],
+    "vanilla": DATA + FINETUNE,
+    "oversample": DATA + FINETUNE,
+    "lpft": DATA + FINETUNE + ["lp_lr", "lp_epochs", "stage1_loss"],
+    "tfidf-lr": DATA + ["peer_c"],
+    "probe": DATA + ["model", "peer_c"],
+    "compare": list(OPTIONS),
+}
+
+
+def _common(method: str):
+    """The options of `method` (see METHOD_OPTIONS), then --overwrite, -q, -v."""
+
+    def deco(f):
+        f = log_options(overwrite_option("Replace a finished run.")(f))
+        for name in reversed(METHOD_OPTIONS[method]):
+            decls, settings = OPTIONS[name]
+            f = click.option(*decls, **settings)(f)
+        return f
+
+    return deco
+
+
+def _defaults(kw: dict) -> dict:
+    """kw completed with the defaults of the options the command does not show."""
+    return {name: (False if settings.get("is_flag") else settings.get("default")) for name, (_, settings) in OPTIONS.items()} | kw
 
 
 def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
@@ -76,7 +114,11 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
     from prefit.train.run import RunConfig
     from prefit.train.stages import RecipeOptions
 
-    setup_logging(kw["quiet"])
+    setup_logging(kw["quiet"], kw["verbose"])
+    kw = _defaults(kw)
+    for name in ("train_path", "eval_path"):
+        if kw[name] is None:
+            raise click.UsageError(f"missing option {OPTIONS[name][0][0]} (or give --config RUN/config.json)")
     for key, value in RECIPES[kw["recipe"]].items():  # an option given on the command line wins over the recipe
         if kw[key] is None:
             kw[key] = value
@@ -98,20 +140,46 @@ def _print_metrics(m: dict, out: Path) -> None:
 
 
 def _single(method: str, needs_aug: bool):
-    @_common
+    @_common(method)
     @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory.")
     @click.option("--seed", type=int, default=42, show_default=True)
-    def cmd(output, seed, augmented=None, **kw):
+    @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                  help="Re-run a run from its config.json (the same method; only -o, --seed, --overwrite, -q, -v may be added).")
+    def cmd(output, seed, config_file, augmented=None, **kw):
         from prefit.train.run import run
 
-        m = run(_config(method, output, seed, augmented, kw))
+        if config_file is not None:
+            cfg = _from_config_file(config_file, method, output, kw)
+        else:
+            cfg = _config(method, output, seed, augmented, kw)
+        m = run(cfg)
         if not kw["quiet"]:
             _print_metrics(m, output)
 
     if needs_aug:
-        cmd = click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                           help="Class-balanced augmented JSONL for stage 1 ('aug backtranslate' / 'aug eda').")(cmd)
+        cmd = click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                           help="Class-balanced augmented records for the first stage ('aug backtranslate' / 'aug eda').")(cmd)
     return cmd
+
+
+def _from_config_file(path: Path, method: str, output: Path, kw: dict):
+    """A run's RunConfig from its config.json, with a new output; refuses options that would change it."""
+    from dataclasses import replace
+
+    from prefit.train.run import load_run_config
+
+    ctx = click.get_current_context()
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name not in ("output", "config_file", "overwrite", "quiet", "verbose", "force_alias", "seed")
+             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--config re-runs a run as it was; {', '.join(given)} cannot be combined with it (edit the file instead)")
+    setup_logging(kw["quiet"], kw["verbose"])
+    cfg = load_run_config(path)
+    if cfg.method != method:
+        raise click.UsageError(f"{path} is a {cfg.method} run; use 'train {cfg.method} --config {path}'")
+    seed = ctx.params["seed"] if ctx.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE else cfg.seed
+    return replace(cfg, output=str(output), seed=seed, overwrite=kw["overwrite"], progress=not kw["quiet"])
 
 
 DOCS = {
@@ -127,7 +195,7 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
 
 
 @main.command("compare")
-@_common
+@_common("compare")
 @click.option("--augmented", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Needed by two-stage.")
 @click.option("--methods", default="tfidf-lr,probe,vanilla,two-stage", show_default=True,
               help="Comma-separated; METHOD+VARIANT swaps the finetuning loss: +cb, +drw, +focal, +ldam, +ldam-drw.")
@@ -197,15 +265,15 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace an existing split in OUTPUT.")
-@click.option("-q", "--quiet", is_flag=True)
-def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field, overwrite, quiet):
+@overwrite_option("Replace an existing split in OUTPUT.")
+@log_options
+def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field, overwrite, quiet, verbose):
     """De-duplicate INPUT by normalised text and split it into train/test, groups never on both sides."""
     from prefit.errors import InputError
     from prefit.jsonl import Fields
     from prefit.train.split import dedupe_and_split
 
-    setup_logging(quiet)
+    setup_logging(quiet, verbose)
     if (output / "split.json").exists() and not overwrite:
         raise InputError("a split is already there; use --overwrite to replace it", file=output)
     s = dedupe_and_split(input, output, group_field=group_field, test_fraction=test_fraction, seed=seed,
@@ -215,9 +283,10 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
     echo_err(f"{s.records_in} records, {s.distinct} distinct ({s.label_conflicts} with conflicting labels, majority kept)"
              + (f"; {s.groups} groups" + (f", {s.merged_groups} after normalising drug names" if group_normalise == "drug" else "") if group_field else ""))
     labels = sorted({lab for c in s.counts.values() for lab in c})
-    echo_err("split\t" + "\t".join(labels) + "\ttotal\tgroups")
+    echo_err("split\t" + "\t".join(labels) + "\ttotal" + ("\tgroups" if group_field else ""))
     for name, c in s.counts.items():
-        echo_err(f"{name}\t" + "\t".join(str(c.get(lab, 0)) for lab in labels) + f"\t{sum(c.values())}\t{len(s.groups_per_split[name])}")
+        echo_err(f"{name}\t" + "\t".join(str(c.get(lab, 0)) for lab in labels) + f"\t{sum(c.values())}"
+                 + (f"\t{len(s.groups_per_split[name])}" if group_field else ""))
     echo_err(f"wrote {output / 'train.jsonl'}, {output / 'test.jsonl'}, {output / 'split.json'}")
 
 
@@ -226,16 +295,19 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export directory.")
 @click.option("--int8", is_flag=True, help="Also write a dynamic int8 model for CPU.")
 @click.option("--fp16", is_flag=True, help="Also write an fp16 model for CUDA.")
-@click.option("--force", is_flag=True, help="Replace the export directory.")
-def export_cmd(run_dir, output, int8, fp16, force):
+@overwrite_option("Replace the export directory.")
+@log_options
+def export_cmd(run_dir, output, int8, fp16, overwrite, quiet, verbose):
     """Export RUN_DIR's classifier to ONNX, with a parity check against PyTorch per variant."""
     from prefit.export.onnx_export import export
 
-    setup_logging()
+    setup_logging(quiet, verbose)
     try:
-        meta = export(run_dir, output, int8=int8, fp16=fp16, force=force)
+        meta = export(run_dir, output, int8=int8, fp16=fp16, force=overwrite)
     except RuntimeError as e:
         raise click.ClickException(str(e)) from e
+    if quiet:
+        return
     for p in meta["parity"]:
         echo_err(f"{p['variant']}: max |logit diff| {p['max_abs_diff']:.2e}, argmax agreement {p['argmax_agreement']:.3f} on {p['n']} inputs")
     echo_err(f"exported to {output}")

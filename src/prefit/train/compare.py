@@ -29,14 +29,19 @@ SUMMARY_METRICS = ("accuracy", "micro_f1", "macro_f1", "non_majority_micro_f1", 
 def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str | Path, *, grid: dict[str, list[float]] | None = None,
             val_fraction: float = 0.2, select_seed: int = 0, group_field: str | None = None,
             select_metric: str = "macro_f1") -> dict:
+    from prefit.train.peers import PEERS
+
     out_dir = Path(out_dir)
-    selection = select(base, methods, out_dir, grid, val_fraction, select_seed, group_field, select_metric) if grid else {}
+    n_select = sum(len(method_grid(m, grid, m in PEERS, split_variant(m)[0] in ("two-stage", "lpft"))) for m in methods) if grid else 0
+    counter = RunCounter(n_select + len(methods) * len(seeds))
+    selection = select(base, methods, out_dir, grid, val_fraction, select_seed, group_field, select_metric, counter) if grid else {}
     runs: dict[str, list[dict]] = {}
     for method in methods:
         cfg = replace(base, method=method, cache_dir=str(out_dir / "cache"))
         if method in selection:
             cfg = replace(cfg, recipe=apply(cfg.recipe, selection[method]["chosen"]))
         for seed in seeds:
+            counter.next(f"{method} seed {seed}")
             runs.setdefault(method, []).append(_run_or_reuse(replace(cfg, seed=seed, output=str(out_dir / method / f"seed-{seed}"))))
     table = aggregate(runs)
     write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "summary": table, "selection": selection,
@@ -45,6 +50,17 @@ def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str 
         fh.write(markdown_table(table, len(seeds), selection))
     plot_per_class(runs, out_dir / "per_class_f1.png")
     return table
+
+
+class RunCounter:
+    """"run 3/14: two-stage seed 42" before each run, so a long comparison says where it is."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+
+    def next(self, what: str) -> None:
+        self.done += 1
+        log.info("run %d/%d: %s", self.done, self.total, what)
 
 
 def _run_or_reuse(cfg: RunConfig) -> dict:
@@ -66,7 +82,7 @@ def _run_or_reuse(cfg: RunConfig) -> dict:
 
 
 def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, list[float]], val_fraction: float, select_seed: int,
-           group_field: str | None, metric: str) -> dict:
+           group_field: str | None, metric: str, counter: RunCounter | None = None) -> dict:
     """Per method: every candidate of the grid trained on the training file minus a validation split and
     scored on that split; the best by `metric` (first on ties). Never reads the evaluation file."""
     from prefit.train.peers import PEERS
@@ -85,6 +101,8 @@ def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, l
             cfg = replace(base, method=method, seed=select_seed, train=split.train, eval=split.val, augmented=split.augmented,
                           recipe=apply(base.recipe, params), output=str(sel_dir / method / tag(params)),
                           cache_dir=str(out_dir / "cache"))
+            if counter is not None:
+                counter.next(f"selection {method} {tag(params)}")
             m = _run_or_reuse(cfg)
             scored.append({"params": params, metric: m[metric]})
             log.info("selection %s %s: %s %.4f", method, tag(params), metric, m[metric])

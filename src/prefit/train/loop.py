@@ -55,10 +55,13 @@ def _forward(model, ids, mask, cls_only: bool = True):
 
 
 def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int, device: torch.device, *, seed: int,
-                group_by_length: bool = True, pad_to: int | None = None, progress: bool = True, cls_only: bool = True) -> dict:
+                group_by_length: bool = True, pad_to: int | None = None, progress: bool = True, cls_only: bool = True,
+                log_every: int = 50) -> dict:
     """Train `model` in place for one stage and return its training log.
 
-    cls_only: compute the top layer for the [CLS] position only (cls_top.py; same logits, less work)."""
+    cls_only: compute the top layer for the [CLS] position only (cls_top.py; same logits, less work).
+    log_every: steps between the DEBUG lines (loss of the last steps, speed) that train.log records;
+    the progress bar shows the same running loss."""
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -83,10 +86,13 @@ def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int,
         total = steps_per_epoch * stage.epochs
         sched = get_linear_schedule_with_warmup(base, int(stage.warmup_ratio * total), max(total, 1))
         model.train()
+        step = 0
         for epoch in range(stage.epochs):
             t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+            window, window_n, t_window = 0.0, 0, time.perf_counter()
             batches = length_grouped_batches(lengths, stage.batch_size, rng, group=group_by_length)
-            for batch in tqdm(batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", disable=not progress, leave=False):
+            bar = tqdm(batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", unit="step", disable=not progress, leave=False)
+            for batch in bar:
                 ids, mask = collate([split.input_ids[i] for i in batch], pad_id, pad_to)
                 ids, mask = ids.to(device), mask.to(device)
                 y = torch.tensor([split.y[i] for i in batch], device=device)
@@ -105,8 +111,16 @@ def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int,
                     opt.step()
                     opt.zero_grad(set_to_none=True)
                 sched.step()
+                step += 1
                 seen += len(batch)
                 loss_sum += loss.item() * len(batch)
+                window += loss.item() * len(batch)
+                window_n += len(batch)
+                if step % log_every == 0:
+                    bar.set_postfix(loss=f"{window / window_n:.4f}", refresh=False)
+                    log.debug("stage %s epoch %d step %d/%d: loss %.4f (last %d steps), %.1f examples/s", stage.name, epoch + 1, step,
+                              total, window / window_n, log_every, window_n / max(time.perf_counter() - t_window, 1e-9))
+                    window, window_n, t_window = 0.0, 0, time.perf_counter()
             rec = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "seconds": time.perf_counter() - t0,
                    "examples_per_second": seen / max(time.perf_counter() - t0, 1e-9)}
             history["epochs"].append(rec)

@@ -59,27 +59,62 @@ def load_tokenizer(name: str | None):
     """Resolve the encoder name once and load its tokenizer; returns (tokenizer, resolved path)."""
     from transformers import AutoTokenizer
 
-    from prefit.models import resolve_encoder
+    from prefit.models import load_error, load_errors, resolve_encoder
 
     path = resolve_encoder(name)
     try:
         return AutoTokenizer.from_pretrained(path), path
-    except OSError as e:
-        raise InputError(f"could not load model {name or path!r}: {e}".splitlines()[0]) from e
+    except load_errors() as e:
+        raise load_error(path, "tokenizer", e) from e
 
 
 def load_model(path: str, labels: list[str]):
     from transformers import AutoModelForSequenceClassification
 
+    from prefit.models import load_error, load_errors
+
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
             ignore_mismatched_sizes=True)
-    except OSError as e:
-        raise InputError(f"could not load model {path!r}: {e}".splitlines()[0]) from e
+    except load_errors() as e:
+        raise load_error(path, "model", e) from e
 
 
 def run(cfg: RunConfig) -> dict:
+    final = Path(cfg.output)
+    check_replaceable(final, cfg.overwrite)
+    from prefit.train.peers import PEERS, run_peer
+
+    stages = [] if cfg.method in PEERS else recipe(cfg.method, cfg.recipe)
+    if any(s.data == "augmented" for s in stages) and not cfg.augmented:
+        raise InputError("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
+    from prefit.jsonl import atomic_dir
+    from prefit.resume import job_lock
+
+    # Built in a hidden sibling and moved into place when finished: a failed or killed run
+    # leaves an earlier run in OUTPUT untouched and no half-made folder.
+    with job_lock(final), atomic_dir(final, overwrite=True) as out:
+        log.info("training into %s (moved to %s when finished)", out, final)
+        return _run_in(cfg, out, stages, PEERS, run_peer)
+
+
+def check_replaceable(out: Path, overwrite: bool) -> None:
+    """A finished run is replaced only with --overwrite; a folder that is not a run never."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError("exists and is not a directory", file=out)
+    if not any(out.iterdir()):
+        return
+    if not any((out / f).exists() for f in ("metrics.json", "config.json", "train.log", "model")):
+        raise InputError("is not a prefit run directory (no metrics.json, config.json or model/); choose another -o", file=out)
+    if not overwrite:
+        state = "a finished run" if (out / "metrics.json").exists() else "an unfinished run"
+        raise InputError(f"run directory already holds {state}; use --overwrite to replace it", file=out)
+
+
+def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
     import torch
 
     from prefit.train.data import load_split, oversample
@@ -87,21 +122,12 @@ def run(cfg: RunConfig) -> dict:
     from prefit.train.metrics import classification_metrics
     from prefit.train.pooling import resolve_pooling, set_pooling
 
-    out = Path(cfg.output)
-    if (out / "metrics.json").exists() and not cfg.overwrite:
-        raise InputError("run directory already holds a finished run; use --overwrite to replace it", file=out)
-    from prefit.train.peers import PEERS, run_peer
-
-    stages = [] if cfg.method in PEERS else recipe(cfg.method, cfg.recipe)
-    if any(s.data == "augmented" for s in stages) and not cfg.augmented:
-        raise InputError("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
-    out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "train.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
+    handler.setLevel(logging.DEBUG)
     level = log.level
-    if level == logging.NOTSET or level > logging.INFO:
-        log.setLevel(logging.INFO)  # train.log is complete even when used as a library
+    log.setLevel(logging.DEBUG)  # train.log gets the per-step lines; the console handler shows INFO at most
     try:
         t_start = time.perf_counter()
         seed_everything(cfg.seed)
@@ -150,6 +176,21 @@ def run(cfg: RunConfig) -> dict:
         log.setLevel(level)
         log.removeHandler(handler)
         handler.close()
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """The RunConfig a run recorded in its config.json ("run"), for re-running it."""
+    from prefit.train.losses import LossSpec
+
+    path = Path(path)
+    try:
+        raw = dict(json.loads(path.read_text(encoding="utf-8"))["run"])
+        rec = dict(raw["recipe"])
+        rec["loss"], rec["stage1_loss"] = LossSpec(**rec["loss"]), LossSpec(**rec["stage1_loss"])
+        raw["recipe"], raw["fields"] = RecipeOptions(**rec), Fields(**raw["fields"])
+        return RunConfig(**raw)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"not a prefit run's config.json ({type(e).__name__}: {e})", file=path) from e
 
 
 def load_metrics(run_dir: str | Path) -> dict:

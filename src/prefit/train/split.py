@@ -109,7 +109,7 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
         part = [rows[i] for i in idx]
         write_jsonl_atomic(out / f"{name}.jsonl", part)
         summary.counts[name] = dict(sorted(Counter(r[fields.label] for r in part).items()))
-        summary.groups_per_split[name] = sorted({r["group"] for r in part})
+        summary.groups_per_split[name] = sorted({r["group"] for r in part}) if group_field else []
     from dataclasses import asdict
 
     write_json_atomic(out / "split.json", asdict(summary) | {"input": str(path), "group_field": group_field,

@@ -1,0 +1,146 @@
+"""Any prefit model as one predictor: `load_predictor(DIR)` takes an export directory (onnxruntime),
+a transformer run directory (PyTorch) or a peer run directory (scikit-learn), and returns an
+object with `labels`, `probabilities(texts, batch_size)`, `variant`, `device` and `identity`
+(what `score` records to tell one model from another on resume).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from prefit.errors import InputError
+
+
+class Predictor(Protocol):
+    labels: list[str]
+    variant: str
+    device: str
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+def _digest(*files: Path) -> str:
+    """Content hash of a model's small files plus the sizes of its large ones."""
+    h = hashlib.sha256()
+    for f in files:
+        if f.exists():
+            h.update(f.name.encode())
+            h.update(f.read_bytes() if f.stat().st_size < (1 << 20) else str(f.stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+def model_kind(d: Path) -> str:
+    """"export", "run" or "peer"; InputError when the folder is none of them."""
+    if (d / "metadata.json").exists():
+        return "export"
+    model_dir = d / "model"
+    lm = model_dir / "label_map.json"
+    if lm.exists():
+        try:
+            method = json.loads(lm.read_text(encoding="utf-8")).get("method")
+        except (UnicodeDecodeError, ValueError, AttributeError) as e:
+            raise InputError(f"invalid label_map.json ({e})", file=lm) from e
+        from prefit.train.peers import PEERS
+
+        return "peer" if method in PEERS else "run"
+    raise InputError("not a prefit model: expected an export directory ('train export', metadata.json) or a run directory "
+                     "(model/label_map.json)", file=d)
+
+
+def load_predictor(model: str | Path, device: str = "auto") -> Predictor:
+    d = Path(model)
+    if not d.is_dir():
+        raise InputError("model directory not found", file=d)
+    kind = model_kind(d)
+    if kind == "export":
+        from prefit.export.scorer import Scorer
+
+        p = Scorer(d, device)
+        p.identity = {"kind": "export", "digest": _digest(d / "metadata.json", d / "config.json", d / f"model{'' if p.variant == 'fp32' else '.' + p.variant}.onnx"),
+                      "variant": p.variant}
+        return p
+    if kind == "peer":
+        return SklearnPredictor(d)
+    return TorchPredictor(d, device)
+
+
+class TorchPredictor:
+    """A transformer run directory, scored with PyTorch exactly as it was evaluated (its pooling)."""
+
+    def __init__(self, run_dir: Path, device: str = "auto") -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from prefit.export.onnx_export import check_run
+        from prefit.models import load_error, load_errors
+        from prefit.train.loop import resolve_device
+
+        model_dir = run_dir / "model"
+        label_map = check_run(run_dir, model_dir)
+        self.labels = list(label_map["labels"])
+        self.max_length = int(label_map.get("max_length", 128))
+        try:
+            self.tok = AutoTokenizer.from_pretrained(model_dir)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+        except load_errors() as e:
+            raise load_error(model_dir, "run's model", e) from e
+        self._device = resolve_device(device)
+        self.model.to(self._device)
+        self.device, self.variant = str(self._device), "pytorch"
+        self.identity = {"kind": "run", "digest": _digest(model_dir / "label_map.json", model_dir / "config.json",
+                                                          model_dir / "model.safetensors", model_dir / "pytorch_model.bin")}
+        self._torch = torch
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        from prefit.train.cls_top import classify
+
+        torch = self._torch
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), len(self.labels)), dtype="float32")
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                enc = self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                enc = {k: v.to(self._device) for k, v in enc.items()}
+                logits = classify(self.model, enc.pop("input_ids"), enc.pop("attention_mask"), **enc).float()
+                out[idx] = logits.softmax(-1).cpu().numpy()
+        return out
+
+
+class SklearnPredictor:
+    """A tfidf-lr or probe run directory (model/sklearn.joblib)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import joblib
+
+        model_dir = run_dir / "model"
+        lm = json.loads((model_dir / "label_map.json").read_text(encoding="utf-8"))
+        self.labels, self.method = list(lm["labels"]), lm["method"]
+        path = model_dir / "sklearn.joblib"
+        if not path.exists():
+            raise InputError("peer run has no model/sklearn.joblib", file=run_dir)
+        try:
+            self.fitted = joblib.load(path)
+        except Exception as e:  # unpickling damaged files raises many types
+            raise InputError(f"cannot load model/sklearn.joblib ({type(e).__name__}: {e})", file=run_dir) from e
+        self.device, self.variant = "cpu", self.method
+        self.identity = {"kind": "peer", "digest": _digest(model_dir / "label_map.json", path)}
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if self.method == "probe":
+            from prefit.embeddings import EmbeddingSpec, encode
+
+            clf = self.fitted["classifier"]
+            p = clf.predict_proba(encode(texts, EmbeddingSpec(**self.fitted["embedding"]), batch_size=batch_size))
+        else:
+            clf = self.fitted
+            p = clf.predict_proba(texts)
+        # Columns follow clf.classes_ (label indices seen in training); a label never seen gets 0.
+        out = np.zeros((len(texts), len(self.labels)), dtype="float32")
+        out[:, np.asarray(clf.classes_, dtype=int)] = p
+        return out
