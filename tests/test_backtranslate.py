@@ -230,7 +230,9 @@ def test_models_convert_cli(copy_model_hf, tmp_path):
     assert r.exit_code == 0, r.output
     assert {"model.bin", "source.spm", "target.spm", "config.json"} <= {p.name for p in out.iterdir()}
     r = CliRunner().invoke(aug, ["models", "convert", str(copy_model_hf), str(out)])
-    assert r.exit_code == 2 and "use --force to override" in r.output
+    assert r.exit_code == 2 and r.output == f"Error: {out}: already exists; use --overwrite to replace it\n"
+    r = CliRunner().invoke(aug, ["models", "convert", str(copy_model_hf), str(out), "--force", "-q"])  # the hidden alias
+    assert r.exit_code == 0 and r.output == ""
     bt = BackTranslator({"de": (out, out)}, DecodingOptions(mode="greedy"))
     assert bt.back_translate(["say full all"], "de")[0][0].text == "say full all"
 

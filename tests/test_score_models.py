@@ -268,3 +268,27 @@ def test_corrupt_translation_model_names_its_folder(models_dir, imbalanced_jsonl
     r = run(aug, ["backtranslate", imbalanced_jsonl, "-o", tmp_path / "o.jsonl", "--models-dir", bad, "--pivot", "de", "-q"])
     assert r.exit_code == 2, r.output
     assert r.output.startswith(f"Error: {bad / 'en-de'}: cannot load the CTranslate2 model (") and len(r.output.splitlines()) == 1
+
+
+def test_score_batch_is_a_plain_callable_over_columns(trained_run, exported):
+    import numpy as np
+
+    from prefit.export.scorer import ScoreBatch
+
+    texts = np.array(["Peak plasma concentrations occur 2 hours after dosing.", "Excreted in urine."])
+    for model in (exported, trained_run):
+        out = ScoreBatch(str(model), "cpu")({"text": texts, "doc": np.array(["a", "b"])})
+        assert out["doc"] == ["a", "b"] and len(out["predicted_label"]) == 2
+        assert all(abs(sum(p.values()) - 1) < 1e-3 and out["predicted_label"][i] == max(p, key=p.get)
+                   for i, p in enumerate(out["probabilities"]))
+
+
+def test_export_says_when_parity_falls_back_to_builtin_texts(trained_run, tmp_path):
+    run_dir = _copy(trained_run, tmp_path / "run")
+    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg["run"]["eval"] = str(tmp_path / "gone.jsonl")
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    r = run(train, ["export", run_dir, "-o", tmp_path / "exp"])
+    assert r.exit_code == 0, r.output
+    assert "parity check on 6 built-in sample texts: the run's evaluation file is not readable" in r.output
+    assert json.loads((tmp_path / "exp" / "metadata.json").read_text())["parity_texts"] == "built-in samples"

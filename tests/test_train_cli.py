@@ -1,6 +1,7 @@
 """End to end through the `train` CLI."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -119,3 +120,48 @@ def test_recipe_paper_and_explicit_options(separable, tiny_bert, tmp_path):
         assert r.exit_code == 0, r.output
         cfg = json.loads((tmp_path / name / "config.json").read_text())
         assert cfg["run"]["recipe"]["stage2_lr"] == lr and cfg["pooling"] == pooling
+
+
+def test_config_reruns_a_run_and_refuses_other_options(tiny_bert, separable, tmp_path):
+    first = tmp_path / "first"
+    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(separable["train"]), "--eval",
+                                   str(separable["eval"]), "-o", str(first), "--epochs", "1", "--lr", "3e-4", "--max-length", "32", "-q"])
+    assert r.exit_code == 0, r.output
+    again = tmp_path / "again"
+    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "config.json"), "-o", str(again), "-q"])
+    assert r.exit_code == 0, r.output
+    a, b = (json.loads((d / "config.json").read_text())["run"] for d in (first, again))
+    assert {k: v for k, v in a.items() if k != "output"} == {k: v for k, v in b.items() if k != "output"}
+    assert b["recipe"]["stage2_lr"] == 3e-4 and b["recipe"]["stage2_epochs"] == 1
+    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (first, again))
+    assert m1["per_class"] == m2["per_class"]  # same settings, same seed, CPU: the same model
+    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "config.json"), "-o", str(tmp_path / "x"), "--lr", "1e-3"])
+    assert r.exit_code == 2 and "--lr cannot be combined with it" in r.output
+    r = CliRunner().invoke(train, ["two-stage", "--config", str(first / "config.json"), "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "is a vanilla run; use 'train vanilla --config" in r.output
+
+
+@pytest.mark.parametrize("method, shown, hidden", [
+    ("two-stage", ["--stage1-lr", "--augmented", "--lr"], ["--lp-lr", "--peer-c"]),
+    ("lpft", ["--lp-lr", "--lr"], ["--stage1-lr", "--peer-c", "--augmented"]),
+    ("vanilla", ["--lr", "--loss"], ["--stage1-lr", "--lp-lr", "--peer-c", "--augmented"]),
+    ("tfidf-lr", ["--peer-c"], ["--lr", "--model", "--loss", "--batch-size"]),
+    ("probe", ["--peer-c", "--model"], ["--lr", "--loss"]),
+], ids=["two-stage", "lpft", "vanilla", "tfidf-lr", "probe"])
+def test_each_method_shows_only_its_options(method, shown, hidden):
+    out = CliRunner().invoke(train, [method, "--help"]).output
+    for opt in shown:
+        assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", out), opt
+    for opt in hidden:
+        assert not re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", out), opt
+
+
+def test_version_on_every_script():
+    from importlib.metadata import version
+
+    from prefit.augment.cli import main as aug
+    from prefit.serve_cli.cli import main as score
+
+    for cmd, name in ((aug, "aug"), (train, "train"), (score, "score")):
+        r = CliRunner().invoke(cmd, ["--version"], prog_name=name)
+        assert r.exit_code == 0 and r.output == f"{name} (prefit) {version('prefit')}\n"

@@ -22,13 +22,25 @@ class PrefitGroup(click.Group):
             ctx.exit(e.exit_code)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (click's test runner and notebooks swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
     """Console gets INFO (ERROR with --quiet); the logger itself stays at INFO so that run logs
     (train.log) are complete either way. Third-party libraries speak only with --verbose."""
     logger = logging.getLogger("prefit")
     console = [h for h in logger.handlers if getattr(h, "_prefit_console", False)]
     if not console:
-        h = logging.StreamHandler(sys.stderr)
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(message)s"))
         h._prefit_console = True
         logger.addHandler(h)
@@ -36,8 +48,17 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
     console[0].setLevel(logging.ERROR if quiet else logging.INFO)  # -q: nothing but errors
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    _THIRD_PARTY["quiet"] = not verbose
     if not verbose:
         quiet_third_party()
+
+
+_THIRD_PARTY = {"quiet": True}
+
+
+def third_party_quiet() -> bool:
+    """False after setup_logging(verbose=True): libraries imported later (Ray) may speak."""
+    return _THIRD_PARTY["quiet"]
 
 
 def quiet_third_party() -> None:
@@ -56,7 +77,8 @@ def quiet_third_party() -> None:
 
 
 def log_options(f):
-    """-q/--quiet (nothing but errors) and -v/--verbose (third-party messages too) for a command."""
+    """-q/--quiet (nothing but errors), -v/--verbose (third-party messages too) and --version for a command."""
+    f = version_option(f)
     f = click.option("-v", "--verbose", is_flag=True, help="Also show third-party libraries' messages.")(f)
     return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
 

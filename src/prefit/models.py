@@ -97,6 +97,35 @@ def load_error(path: str | Path, what: str, e: BaseException) -> InputError:
     return InputError(f"could not load the {what} ({type(e).__name__}: {first[:300]})", file=path)
 
 
+def cuda_devices(engine: str) -> int:
+    """CUDA devices `engine` (torch, ctranslate2, onnxruntime) can use on this machine."""
+    if engine == "torch":
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    import ctranslate2  # also the cheapest GPU probe for onnxruntime (its CUDA provider lists itself without a GPU)
+
+    n = ctranslate2.get_cuda_device_count()
+    if engine == "onnxruntime":
+        import onnxruntime as ort
+
+        return n if "CUDAExecutionProvider" in ort.get_available_providers() else 0
+    return n
+
+
+def resolve_device(device: str, engine: str) -> str:
+    """"auto" -> "cuda" when `engine` sees a GPU, else "cpu"; "cuda" without one is an error that
+    says which engine saw none. One place for torch (train), CTranslate2 (aug) and onnxruntime (score)."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, found {device!r}")
+    if device == "cpu":
+        return "cpu"
+    n = cuda_devices(engine)
+    if device == "cuda" and n == 0:
+        raise RuntimeError(f"--device cuda was asked for, but {engine} sees no CUDA device; use --device cpu or auto")
+    return "cuda" if n else "cpu"
+
+
 PAIR_RE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 
 

@@ -76,13 +76,9 @@ class Stats:
 
 
 def resolve_device(device: str) -> str:
-    import ctranslate2
+    from prefit.models import resolve_device as resolve
 
-    if device == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
-        raise RuntimeError("--device cuda was asked for, but CTranslate2 sees no CUDA device; use --device cpu or auto")
-    return device
+    return resolve(device, "ctranslate2")
 
 
 class Direction:
@@ -258,21 +254,34 @@ def default_threads() -> int:
 
 
 class BackTranslationAugmenter:
-    """Adapter from a BackTranslator to the resumable job (job.py)."""
+    """Adapter from a BackTranslator to the resumable job (job.py). The translator is loaded on
+    first use (or given), so the adapter pickles small and a Ray worker loads its own copy."""
 
     name = "backtranslate"
 
-    def __init__(self, translator: BackTranslator, variants: int, filters, model_dirs: dict[str, tuple[str, str]]) -> None:
-        self.bt = translator
+    def __init__(self, model_dirs: dict[str, tuple[str, str]], variants: int, filters, decoding: DecodingOptions = DecodingOptions(),
+                 engine: EngineOptions = EngineOptions(), translator: BackTranslator | None = None) -> None:
+        self.model_dirs = model_dirs
         self.variants = variants
         self.filters = filters
-        self.model_dirs = model_dirs
-        self.outputs_per_draw = len(translator.pivots) * variants
+        self.decoding = decoding
+        self.engine = engine
+        self._bt = translator
+        self.outputs_per_draw = len(model_dirs) * variants
+
+    @property
+    def bt(self) -> BackTranslator:
+        if self._bt is None:
+            self._bt = BackTranslator(self.model_dirs, self.decoding, self.engine)
+        return self._bt
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"_bt": None}  # a worker loads the models itself
 
     def settings(self) -> dict:
         from dataclasses import asdict
 
-        return {"name": self.name, "pivots": self.model_dirs, "variants": self.variants, "decoding": asdict(self.bt.decoding)}
+        return {"name": self.name, "pivots": self.model_dirs, "variants": self.variants, "decoding": asdict(self.decoding)}
 
     def generate(self, records, draws, seed: int):
         from prefit.augment import filters as F

@@ -40,6 +40,14 @@ def _job_options(f):
         click.option("--seed", type=int, default=13, show_default=True),
         click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
                      help="Source draws per resumable chunk."),
+        click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
+                     help="Run the chunks on Ray: 'local' (the default when the flag has no value) starts Ray here, 'auto' joins "
+                          "the running cluster, or a cluster address. Without it Ray is not imported."),
+        click.option("--ray-workers", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Ray actors; each loads the models once."),
+        click.option("--ray-cpus-per-worker", type=click.FloatRange(min=0), default=1.0, show_default=True),
+        click.option("--ray-gpus-per-worker", type=click.FloatRange(min=0), default=None,
+                     help="[default: 1 when the cluster has GPUs, else 0]"),
         click.option("--max-records", type=click.IntRange(min=1), default=1_000_000, show_default=True,
                      help="Refuse a plan that asks for more augmented records than this (checked before any work)."),
     ]
@@ -67,7 +75,15 @@ def _make_job_options(kw):
     return JobOptions(balance=balance, seed=kw["seed"], headroom=kw["headroom"], chunk_size=kw["chunk_size"],
                       include_originals=not kw["no_originals"], filters=filters,
                       fields=Fields(kw["text_field"], kw["label_field"]), overwrite=kw["overwrite"], progress=not kw["quiet"],
-                      max_records=kw["max_records"])
+                      max_records=kw["max_records"], ray=_ray_options(kw))
+
+
+def _ray_options(kw):
+    if kw["ray_address"] is None:
+        return None
+    from prefit.distributed import RayOptions
+
+    return RayOptions(kw["ray_address"], kw["ray_workers"], kw["ray_cpus_per_worker"], kw["ray_gpus_per_worker"])
 
 
 def _report(summary, quiet: bool) -> None:
@@ -127,11 +143,14 @@ def backtranslate(input, pivots, source_lang, models_dir, model_overrides, decod
                    str(resolve_translation(f"{p}-{source_lang}", models_dir, overrides)))
     dec = DecodingOptions(mode=decoding, beam_size=beam_size, sampling_topk=topk, sampling_temperature=temperature,
                           max_batch_tokens=max_batch_tokens)
-    try:
-        translator = BackTranslator(dirs, dec, EngineOptions(device, compute_type, inter_threads, intra_threads))
-    except (RuntimeError, ValueError) as e:
-        raise click.ClickException(f"could not load the translation models: {e}") from e
-    aug = BackTranslationAugmenter(translator, kw["variants"], job.filters, dirs)
+    engine = EngineOptions(device, compute_type, inter_threads, intra_threads)
+    translator = None
+    if job.ray is None:  # load here so that a bad model fails before any planning; Ray workers load their own
+        try:
+            translator = BackTranslator(dirs, dec, engine)
+        except (RuntimeError, ValueError) as e:
+            raise click.ClickException(f"could not load the translation models: {e}") from e
+    aug = BackTranslationAugmenter(dirs, kw["variants"], job.filters, dec, engine, translator)
     _report(run_job(input, kw["output"], aug, job, echo=lambda m: None if kw["quiet"] else echo_err(m)), kw["quiet"])
 
 

@@ -93,11 +93,20 @@ class EdaAugmenter:
     name = "eda"
 
     def __init__(self, opts: EdaOptions, variants: int, filters: F.FilterOptions) -> None:
-        self.eda = Eda(opts)
+        self._eda = None  # built on first use: the adapter pickles small for Ray workers
         self.opts = opts
         self.variants = variants
         self.filters = filters
         self.outputs_per_draw = variants
+
+    @property
+    def eda(self) -> Eda:
+        if self._eda is None:
+            self._eda = Eda(self.opts)
+        return self._eda
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"_eda": None}
 
     def settings(self) -> dict:
         return {"name": self.name, "eda": asdict(self.opts), "variants": self.variants}
@@ -109,6 +118,7 @@ class EdaAugmenter:
 
         from prefit.augment.job import Candidate
 
+        eda = self.eda  # built before seeding: building it must not shift this chunk's random draws
         # nlpaug draws from the global `random` and numpy RNGs: seed them per chunk for resumability.
         random.seed(seed)
         np.random.seed(seed % (2**32))
@@ -120,6 +130,6 @@ class EdaAugmenter:
             for v in range(self.variants):
                 variant = d.occurrence * self.variants + v
                 op = self.opts.operations[variant % len(self.opts.operations)]
-                text = self.eda.augment(src, op, rng)
+                text = eda.augment(src, op, rng)
                 out.append(Candidate(d.record, text, None, variant, operation=op, dropped=F.check(src, text, self.filters)))
         return out, {"sentences": len(draws) * self.variants, "seconds": time.perf_counter() - t0}

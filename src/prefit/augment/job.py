@@ -73,6 +73,7 @@ class JobOptions:
     overwrite: bool = False
     progress: bool = True
     max_records: int = 1_000_000  # augmented records a plan may ask for; checked before any work
+    ray: Any = None  # distributed.RayOptions: run the chunks on Ray (the output is the same)
 
 
 @dataclass
@@ -116,6 +117,11 @@ def plan_draws(plans: dict[str, ClassPlan]) -> list[Draw]:
     return draws
 
 
+def chunk_seed(seed: int, chunk: int) -> int:
+    """Each chunk's own seed: what makes a resumed, reordered or distributed run equal a plain one."""
+    return seed * 1_000_003 + chunk
+
+
 def check_plan_size(labels: list[str], opts: JobOptions, inp: Path) -> None:
     """Refuse, before anything is allocated, a plan larger than opts.max_records."""
     counts = Counter(labels)
@@ -153,18 +159,24 @@ def _run_locked(inp: Path, out: Path, records: list[Record], augmenter: Augmente
         "input_mtime_ns": inp.stat().st_mtime_ns,
         "input_size": inp.stat().st_size,
         "augmenter": augmenter.settings(),
-        "job": asdict(opts) | {"overwrite": None, "progress": None, "max_records": None},
+        "job": asdict(opts) | {"overwrite": None, "progress": None, "max_records": None, "ray": None},
     }
     store = ChunkStore(out, settings, overwrite=opts.overwrite)
     done_before = store.done()
     bar = tqdm(total=len(draws), unit="src", desc=augmenter.name, disable=not opts.progress)
-    for ci, chunk in enumerate(chunks):
-        if ci in done_before:
+    bar.update(sum(len(chunks[ci]) for ci in done_before if ci < len(chunks)))
+    todo = [(ci, chunk, chunk_seed(opts.seed, ci)) for ci, chunk in enumerate(chunks) if ci not in done_before]
+    if opts.ray is not None:
+        from prefit.distributed import map_augment_chunks
+
+        for ci, payload in map_augment_chunks(augmenter, records, todo, opts.ray):
+            store.put(ci, payload)
+            bar.update(len(chunks[ci]))
+    else:
+        for ci, chunk, seed in todo:
+            candidates, stats = augmenter.generate(records, chunk, seed=seed)
+            store.put(ci, {"candidates": [asdict(c) for c in candidates], "stats": stats})
             bar.update(len(chunk))
-            continue
-        candidates, stats = augmenter.generate(records, chunk, seed=opts.seed * 1_000_003 + ci)
-        store.put(ci, {"candidates": [asdict(c) for c in candidates], "stats": stats})
-        bar.update(len(chunk))
     bar.close()
 
     summary = JobSummary(input=str(inp), output=str(out), augmenter=augmenter.name, records_in=len(records),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,17 +37,12 @@ def ensure_wordnet() -> Path:
     target = root / "corpora" / "wordnet"
     if not (target / "data.noun").exists():
         src = _wn_source()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".wordnet.", dir=target.parent))
-        try:
+        from prefit.jsonl import atomic_dir
+
+        with atomic_dir(target, overwrite=True) as tmp:  # two processes racing here both end with a complete copy
             for f in src.iterdir():
                 if f.is_file():
                     (tmp / f.name).write_bytes(f.read_bytes().replace(b"\r\n", b"\n"))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     if str(root) not in nltk.data.path:
         nltk.data.path.insert(0, str(root))
     return root

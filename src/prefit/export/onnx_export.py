@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,8 +102,10 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
         t = {k: torch.from_numpy(v) for k, v in feeds.items()}
         ref = classify(model, t.pop("input_ids"), t.pop("attention_mask"), cls_only=False, **t).float().numpy()
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent if out_dir.parent.exists() else None))
-    try:
+    from prefit.jsonl import atomic_dir
+
+    # Built in a hidden sibling and moved into place only when every variant passed its parity check.
+    with atomic_dir(out_dir, overwrite=True) as tmp:
         fp32 = tmp / "model.onnx"
 
         class Wrapper(torch.nn.Module):
@@ -155,13 +155,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
         meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "parity_texts": parity_texts,
                 "opset": opset, "pooling": model_pooling(model), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
         write_json_atomic(tmp / "metadata.json", meta)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(tmp), out_dir)
-        return meta
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
 
 
 def check_run(run_dir: Path, model_dir: Path) -> dict:

@@ -23,11 +23,9 @@ class Scorer:
         d = Path(export_dir)
         self.meta, self.labels = read_export(d)
         self.max_length = int(self.meta["max_length"])
-        avail = ort.get_available_providers()
-        # Ask for CUDA only when a GPU is visible: onnxruntime-gpu logs a loud error on a machine without one.
-        use_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in avail and _gpu_visible())
-        if device == "cuda" and "CUDAExecutionProvider" not in avail:
-            raise RuntimeError("--device cuda was asked for, but onnxruntime offers no CUDAExecutionProvider; use --device cpu or auto")
+        from prefit.models import resolve_device
+
+        use_cuda = resolve_device(device, "onnxruntime") == "cuda"
         files = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
 
         def pick(cuda: bool) -> str:
@@ -137,9 +135,3 @@ class ScoreBatch:
         out["predicted_label"] = [lab for lab, _ in preds]
         out["probabilities"] = [p for _, p in preds]
         return out
-
-
-def _gpu_visible() -> bool:
-    import ctranslate2
-
-    return ctranslate2.get_cuda_device_count() > 0

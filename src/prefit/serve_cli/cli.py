@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from prefit.cli_common import echo_err, log_options, overwrite_option, setup_logging, version_option
+from prefit.cli_common import echo_err, log_options, overwrite_option, setup_logging
 
 
 class _ScoreCommand(click.Command):
@@ -37,11 +37,16 @@ class _ScoreCommand(click.Command):
 @click.option("--include-tables", is_flag=True, help="Labels: keep tables, as text.")
 @click.option("--max-member-mb", type=click.IntRange(min=1), default=256, show_default=True,
               help="Labels: refuse an XML file or archive member that inflates past this size.")
+@click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Parse and score on Ray: 'local' (the default when the flag has no value) starts Ray here, 'auto' joins the "
+                   "running cluster, or a cluster address. Without it Ray is not imported.")
+@click.option("--ray-workers", type=click.IntRange(min=1), default=2, show_default=True, help="Scoring actors; each loads the model once.")
+@click.option("--ray-cpus-per-worker", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--ray-gpus-per-worker", type=click.FloatRange(min=0), default=None, help="[default: 1 when the cluster has GPUs, else 0]")
 @overwrite_option("Start over instead of adding to OUT (labels) or resuming an unfinished run.")
 @log_options
-@version_option
-def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, overwrite,
-         quiet, verbose):
+def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, ray_address,
+         ray_workers, ray_cpus_per_worker, ray_gpus_per_worker, overwrite, quiet, verbose):
     """Score INPUTS with a prefit model, writing finished work as it goes (a re-run resumes).
 
     \b
@@ -65,20 +70,23 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
         raise click.UsageError("give either --model DIR (score) or --extract-only (no model)")
     if texts and model is None:
         raise click.UsageError("scoring record files needs --model DIR")
-    predictor = None
-    if model is not None:
-        from prefit.serve_cli.predictors import load_predictor
+    ray = None
+    if ray_address is not None:
+        from prefit.distributed import RayOptions
 
-        try:
-            predictor = load_predictor(model, device)
-        except RuntimeError as e:
-            raise click.ClickException(str(e)) from e
-    opts = ScoreOptions(batch_size=batch_size, include_tables=include_tables, chunk=chunk_size or (1024 if texts else 32), text_field=text_field,
-                        overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20))
-    s = (score_texts if texts else score_labels)(list(inputs), output, predictor, opts)
-    if predictor is not None and s.scored and not quiet:
+        ray = RayOptions(ray_address, ray_workers, ray_cpus_per_worker, ray_gpus_per_worker)
+    opts = ScoreOptions(device=device, batch_size=batch_size, include_tables=include_tables, chunk=chunk_size or (1024 if texts else 32),
+                        text_field=text_field, overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20),
+                        ray=ray)
+    try:
+        s = (score_texts if texts else score_labels)(list(inputs), output, model, opts)
+    except RuntimeError as e:  # e.g. --device cuda without a GPU
+        raise click.ClickException(str(e)) from e
+    if model is not None and s.scored and not quiet:
         what = "texts" if texts else "paragraphs"
-        echo_err(f"scored {s.scored} {what} with {predictor.variant} on {predictor.device}: {s.scored / max(s.model_seconds, 1e-9):.1f} {what}/s")
+        where = f"with {s.variant} on {s.device}" if ray is None else f"on Ray ({ray_workers} workers)"
+        echo_err(f"scored {s.scored} {what} {where}: {s.scored / max(s.model_seconds, 1e-9):.1f} {what}/s"
+                 + (" per worker" if ray is not None else ""))
     if not quiet:
         for name, why in s.no_pk:
             echo_err(f"{name}: {why} (LOINC 43682-4)")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prefit.errors import InputError
 from prefit.jsonl import atomic_write, dumps, write_json_atomic
@@ -51,6 +52,7 @@ class ParagraphRecord:
 
 @dataclass(frozen=True)
 class ScoreOptions:
+    device: str = "auto"
     batch_size: int = 32
     include_tables: bool = False
     chunk: int = 32  # documents (labels) or records (texts) per resumable chunk
@@ -58,6 +60,7 @@ class ScoreOptions:
     overwrite: bool = False
     progress: bool = True
     limits: ArchiveLimits = ArchiveLimits()
+    ray: Any = None  # distributed.RayOptions: parse and score on Ray (the output is the same)
 
 
 @dataclass
@@ -69,7 +72,9 @@ class ScoreSummary:
     no_pk: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     scored: int = 0  # paragraphs or texts given to the model by this run
-    model_seconds: float = 0.0
+    model_seconds: float = 0.0  # summed over workers with --ray
+    variant: str | None = None  # the model file that scored (int8, fp32, pytorch, tfidf-lr, ...)
+    device: str | None = None
 
 
 def predict(predictor, texts: list[str], batch_size: int) -> list[tuple[str, dict[str, float]]]:
@@ -141,16 +146,51 @@ def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None
     return n
 
 
+# --- the plain batch functions (one process, or Ray workers) ------------------------------------
+
+def extract_documents(docs: list[tuple[str, str, bytes]], include_tables: bool = False) -> dict:
+    """Parse a chunk of documents (name, content key, XML bytes): {"done": keys parsed, "rows":
+    paragraph records, "no_pk": [(name, why)], "failed": [(name, reason)]}. A document that fails
+    to parse is reported and left out of "done", so a later run tries it again."""
+    from prefit.serve_cli.spl import find_pk_sections, iter_pk_paragraphs, parse
+
+    out: dict = {"done": [], "rows": [], "no_pk": [], "failed": []}
+    for name, key, data in docs:
+        try:
+            doc, root = parse(data, name=name)
+        except InputError as e:
+            out["failed"].append((name, e.message))
+            continue
+        paras = list(iter_pk_paragraphs(root, include_tables=include_tables))
+        if not paras:
+            out["no_pk"].append((name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
+        out["done"].append(key)
+        out["rows"].extend(asdict(ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, name, p.section_path, p.heading,
+                                                  p.index, p.kind, p.text, p.label)) for p in paras)
+    return out
+
+
+def add_predictions(predictor, rows: list[dict], text_field: str, batch_size: int) -> list[dict]:
+    """rows with `predicted_label` and `probabilities` from the text in `text_field`."""
+    if predictor is None or not rows:
+        return rows
+    preds = predict(predictor, [r[text_field] for r in rows], batch_size)
+    return [r | {"predicted_label": lab, "probabilities": p} for r, (lab, p) in zip(rows, preds, strict=True)]
+
+
 # --- labels -------------------------------------------------------------------------------------
 
-def score_labels(inputs: list[str | Path], out: str | Path, predictor=None, opts: ScoreOptions = ScoreOptions()) -> ScoreSummary:
+def score_labels(inputs: list[str | Path], out: str | Path, model: str | Path | None = None,
+                 opts: ScoreOptions = ScoreOptions()) -> ScoreSummary:
     """PK paragraphs of every SPL document in `inputs` (labelled from their ADME heading), scored
-    by `predictor` when given; appended to OUT unless OUT already holds the document."""
+    by the model in `model` when given; appended to OUT unless OUT already holds the document."""
+    from prefit.serve_cli.predictors import model_identity
+
     out = Path(out)
     check_output_name(out)
-    settings = {"job": "labels", "model": getattr(predictor, "identity", None), "include_tables": opts.include_tables}
+    settings = {"job": "labels", "model": model_identity(model) if model is not None else None, "include_tables": opts.include_tables}
     with job_lock(out):
-        return _score_labels(inputs, out, predictor, opts, settings)
+        return _score_labels(inputs, out, model, opts, settings)
 
 
 def _previous_state(out: Path, settings: dict, overwrite: bool) -> set[str]:
@@ -174,11 +214,10 @@ def _previous_state(out: Path, settings: dict, overwrite: bool) -> set[str]:
     return done
 
 
-def _score_labels(inputs, out: Path, predictor, opts: ScoreOptions, settings: dict) -> ScoreSummary:
+def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) -> ScoreSummary:
     from tqdm.auto import tqdm
 
     from prefit.serve_cli.inputs import SplSource, iter_sources
-    from prefit.serve_cli.spl import find_pk_sections, iter_pk_paragraphs, parse
 
     summary = ScoreSummary(str(out))
     done = _previous_state(out, settings, opts.overwrite)
@@ -187,23 +226,51 @@ def _score_labels(inputs, out: Path, predictor, opts: ScoreOptions, settings: di
     for i in sorted(store.done()):
         done |= set(store.get(i)["done"])
     next_chunk = max(store.done(), default=-1) + 1
-    pending_docs: list[str] = []
-    pending: list[ParagraphRecord] = []
+    predictor = None
+    if model is not None and opts.ray is None:
+        from prefit.serve_cli.predictors import load_predictor
+
+        predictor = load_predictor(model, opts.device)
+        summary.variant, summary.device = predictor.variant, predictor.device
+
+    def finished(ci: int, result: dict) -> None:
+        store.put(ci, result)
+        summary.new += len(result["done"])
+        summary.no_pk.extend(map(tuple, result["no_pk"]))
+        summary.failed.extend(map(tuple, result["failed"]))
+        summary.scored += len(result["rows"]) if model is not None else 0
+        summary.model_seconds += result.get("model_seconds", 0.0)
+
+    def run_one(ci: int, docs: list) -> None:
+        result = extract_documents(docs, opts.include_tables)
+        t0 = time.perf_counter()
+        result["rows"] = add_predictions(predictor, result["rows"], "text", opts.batch_size)
+        result["model_seconds"] = time.perf_counter() - t0
+        finished(ci, result)
+
+    window: list[tuple[int, list]] = []  # Ray: chunks sent together, so that workers stay busy
+
+    def run_window() -> None:
+        from prefit.distributed import map_label_chunks
+
+        for ci, result in map_label_chunks(window, model, opts):
+            finished(ci, result)
+        window.clear()
+
+    docs: list[tuple[str, str, bytes]] = []
+    seen_now: set[str] = set()
 
     def flush() -> None:
         nonlocal next_chunk
-        if not pending_docs:
-            return
-        if predictor is not None and pending:
-            t0 = time.perf_counter()
-            for r, (lab, probs) in zip(pending, predict(predictor, [r.text for r in pending], opts.batch_size), strict=True):
-                r.predicted_label, r.probabilities = lab, probs
-            summary.model_seconds += time.perf_counter() - t0
-            summary.scored += len(pending)
-        store.put(next_chunk, {"done": list(pending_docs), "rows": [asdict(r) for r in pending]})
-        next_chunk += 1
-        pending_docs.clear()
-        pending.clear()
+        if docs:
+            if opts.ray is None:
+                run_one(next_chunk, list(docs))
+            else:
+                window.append((next_chunk, list(docs)))
+                if len(window) >= opts.ray.workers * 4:
+                    run_window()
+            next_chunk += 1
+            docs.clear()
 
     bar = tqdm(iter_sources(list(inputs), opts.limits), desc="labels", unit="doc", disable=not opts.progress)
     for src in bar:  # lazy: archive members are read one at a time while their archive is open
@@ -212,29 +279,23 @@ def _score_labels(inputs, out: Path, predictor, opts: ScoreOptions, settings: di
             continue
         try:
             data = src.read()
-            key = hashlib.sha256(data).hexdigest()
-            if key in done:
-                summary.already += 1
-                continue
-            doc, root = parse(data, name=src.name)
-        except InputError as e:
-            summary.failed.append((src.name, e.message))
-            continue
         except OSError as e:
             summary.failed.append((src.name, str(e)))
             continue
-        paras = list(iter_pk_paragraphs(root, include_tables=opts.include_tables))
-        if not paras:
-            summary.no_pk.append((src.name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
-        done.add(key)
-        pending_docs.append(key)
-        summary.new += 1
-        pending.extend(ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, src.name, p.section_path, p.heading,
-                                       p.index, p.kind, p.text, p.label) for p in paras)
-        if len(pending_docs) >= opts.chunk:
+        key = hashlib.sha256(data).hexdigest()
+        if key in done or key in seen_now:
+            summary.already += 1
+            continue
+        seen_now.add(key)
+        docs.append((src.name, key, data))
+        if len(docs) >= opts.chunk:
             flush()
     flush()
+    if window:
+        run_window()
     bar.close()
+    for i in sorted(store.done()):
+        done |= set(store.get(i)["done"])
 
     def rows() -> Iterator[dict]:
         if existing:
@@ -250,9 +311,10 @@ def _score_labels(inputs, out: Path, predictor, opts: ScoreOptions, settings: di
 
 # --- texts --------------------------------------------------------------------------------------
 
-def score_texts(inputs: list[str | Path], out: str | Path, predictor, opts: ScoreOptions = ScoreOptions()) -> ScoreSummary:
+def score_texts(inputs: list[str | Path], out: str | Path, model: str | Path, opts: ScoreOptions = ScoreOptions()) -> ScoreSummary:
     """Every record of `inputs` (JSONL/CSV/TSV/Parquet) with `predicted_label` and `probabilities`."""
     from prefit.jsonl import Fields, iter_records
+    from prefit.serve_cli.predictors import load_predictor, model_identity
 
     out = Path(out)
     check_output_name(out)
@@ -262,21 +324,18 @@ def score_texts(inputs: list[str | Path], out: str | Path, predictor, opts: Scor
             raise InputError("the output is an input file; choose another -o", file=out)
         if not p.is_file():
             raise InputError("file not found", file=p)
-    settings = {"job": "texts", "model": predictor.identity, "text_field": opts.text_field,
+    settings = {"job": "texts", "model": model_identity(model), "text_field": opts.text_field,
                 "inputs": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]}
     summary = ScoreSummary(str(out))
 
-    def records() -> Iterator:
+    def chunks() -> Iterator[list[dict]]:
+        batch: list[dict] = []
         for p in paths:
-            yield from iter_records(p, Fields(text=opts.text_field), require_label=False)
-
-    def chunks() -> Iterator[list]:
-        batch = []
-        for r in records():
-            batch.append(r)
-            if len(batch) >= opts.chunk:
-                yield batch
-                batch = []
+            for r in iter_records(p, Fields(text=opts.text_field), require_label=False):
+                batch.append(r.data)
+                if len(batch) >= opts.chunk:
+                    yield batch
+                    batch = []
         if batch:
             yield batch
 
@@ -285,19 +344,43 @@ def score_texts(inputs: list[str | Path], out: str | Path, predictor, opts: Scor
     with job_lock(out):
         store = ChunkStore(out, settings, overwrite=opts.overwrite)
         done_before = store.done()
+        predictor = None
+        if opts.ray is None:
+            predictor = load_predictor(model, opts.device)
+            summary.variant, summary.device = predictor.variant, predictor.device
         n = 0
+        window: list[tuple[int, list[dict]]] = []
         bar = tqdm(desc="texts", unit="rec", disable=not opts.progress)
-        for i, batch in enumerate(chunks()):
+
+        def finished(ci: int, rows: list[dict], seconds: float) -> None:
+            store.put(ci, {"rows": rows})
+            summary.scored += len(rows)
+            summary.new += len(rows)
+            summary.model_seconds += seconds
+            bar.update(len(rows))
+
+        def run_window() -> None:
+            from prefit.distributed import map_text_chunks
+
+            for ci, rows, seconds in map_text_chunks(window, model, opts):
+                finished(ci, rows, seconds)
+            window.clear()
+
+        for i, batch in enumerate(chunks()):  # every record is read and validated, finished chunks included
             n = i + 1
-            bar.update(len(batch))
             if i in done_before:
+                bar.update(len(batch))
+                continue
+            if opts.ray is not None:
+                window.append((i, batch))
+                if len(window) >= opts.ray.workers * 4:
+                    run_window()
                 continue
             t0 = time.perf_counter()
-            preds = predict(predictor, [r.text for r in batch], opts.batch_size)
-            summary.model_seconds += time.perf_counter() - t0
-            summary.scored += len(batch)
-            summary.new += len(batch)
-            store.put(i, {"rows": [r.data | {"predicted_label": lab, "probabilities": p} for r, (lab, p) in zip(batch, preds, strict=True)]})
+            rows = add_predictions(predictor, batch, opts.text_field, opts.batch_size)
+            finished(i, rows, time.perf_counter() - t0)
+        if window:
+            run_window()
         bar.close()
 
         def rows() -> Iterator[dict]:

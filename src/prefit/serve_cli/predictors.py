@@ -1,7 +1,7 @@
 """Any prefit model as one predictor: `load_predictor(DIR)` takes an export directory (onnxruntime),
 a transformer run directory (PyTorch) or a peer run directory (scikit-learn), and returns an
-object with `labels`, `probabilities(texts, batch_size)`, `variant`, `device` and `identity`
-(what `score` records to tell one model from another on resume).
+object with `labels`, `probabilities(texts, batch_size)`, `variant` and `device`;
+`model_identity(DIR)` is what `score` records to tell one model from another on resume.
 """
 
 from __future__ import annotations
@@ -52,6 +52,18 @@ def model_kind(d: Path) -> str:
                      "(model/label_map.json)", file=d)
 
 
+def model_identity(model: str | Path) -> dict:
+    """What tells one model from another, without loading it: its kind and a digest of its files
+    (small ones by content, large ones by size). Recorded by `score` so that an output is only ever
+    continued with the model that began it."""
+    d = Path(model)
+    if not d.is_dir():
+        raise InputError("model directory not found", file=d)
+    kind = model_kind(d)
+    root = d if kind == "export" else d / "model"
+    return {"kind": kind, "digest": _digest(*sorted(p for p in root.iterdir() if p.is_file()))}
+
+
 def load_predictor(model: str | Path, device: str = "auto") -> Predictor:
     d = Path(model)
     if not d.is_dir():
@@ -60,10 +72,7 @@ def load_predictor(model: str | Path, device: str = "auto") -> Predictor:
     if kind == "export":
         from prefit.export.scorer import Scorer
 
-        p = Scorer(d, device)
-        p.identity = {"kind": "export", "digest": _digest(d / "metadata.json", d / "config.json", d / f"model{'' if p.variant == 'fp32' else '.' + p.variant}.onnx"),
-                      "variant": p.variant}
-        return p
+        return Scorer(d, device)
     if kind == "peer":
         return SklearnPredictor(d)
     return TorchPredictor(d, device)
@@ -92,8 +101,6 @@ class TorchPredictor:
         self._device = resolve_device(device)
         self.model.to(self._device)
         self.device, self.variant = str(self._device), "pytorch"
-        self.identity = {"kind": "run", "digest": _digest(model_dir / "label_map.json", model_dir / "config.json",
-                                                          model_dir / "model.safetensors", model_dir / "pytorch_model.bin")}
         self._torch = torch
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -129,7 +136,6 @@ class SklearnPredictor:
         except Exception as e:  # unpickling damaged files raises many types
             raise InputError(f"cannot load model/sklearn.joblib ({type(e).__name__}: {e})", file=run_dir) from e
         self.device, self.variant = "cpu", self.method
-        self.identity = {"kind": "peer", "digest": _digest(model_dir / "label_map.json", path)}
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if self.method == "probe":

@@ -25,11 +25,9 @@ log = logging.getLogger("prefit")
 
 
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu or auto")
-    return torch.device(device)
+    from prefit.models import resolve_device as resolve
+
+    return torch.device(resolve(device, "torch"))
 
 
 def autocast(device: torch.device):

@@ -18,40 +18,41 @@ import numpy as np
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str], train_counts: Sequence[int]) -> dict:
+    """scikit-learn computes every number; this names them and adds the imbalance-specific subsets."""
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
     yt, yp = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     k = len(labels)
-    cm = np.zeros((k, k), dtype=int)
-    np.add.at(cm, (yt, yp), 1)
-    tp = np.diag(cm).astype(float)
-    fp = cm.sum(0) - tp
-    fn = cm.sum(1) - tp
-    precision = np.divide(tp, tp + fp, out=np.zeros(k), where=(tp + fp) > 0)
-    recall = np.divide(tp, tp + fn, out=np.zeros(k), where=(tp + fn) > 0)
-    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(k), where=(2 * tp + fp + fn) > 0)
-
-    def micro(idx) -> float:
-        t, p, n = tp[idx].sum(), fp[idx].sum(), fn[idx].sum()
-        return float(2 * t / (2 * t + p + n)) if (2 * t + p + n) > 0 else 0.0
-
+    idx = list(range(k))
+    precision, recall, f1, support = precision_recall_fscore_support(yt, yp, labels=idx, average=None, zero_division=0)
     counts = np.asarray(train_counts)
     majority = int(np.argmax(counts))
-    non_majority = [i for i in range(k) if i != majority]
-    minority = [i for i in range(k) if counts[i] < counts.max() / 2]
+    non_majority = [i for i in idx if i != majority]
+    minority = [i for i in idx if counts[i] < counts.max() / 2]
+
+    def micro(subset: list[int]) -> float:
+        return float(f1_score(yt, yp, labels=subset, average="micro", zero_division=0)) if len(yt) and subset else 0.0
+
     return {
         "n": int(len(yt)),
-        "accuracy": float((yt == yp).mean()) if len(yt) else 0.0,
-        "micro_f1": micro(list(range(k))),
+        "accuracy": float(accuracy_score(yt, yp)) if len(yt) else 0.0,
+        "micro_f1": micro(idx),
         "macro_f1": float(f1.mean()),
         "non_majority_micro_f1": micro(non_majority),
         "minority_mean_f1": float(f1[minority].mean()) if minority else None,
         "majority_class": labels[majority],
         "minority_classes": [labels[i] for i in minority],
         "per_class": {
-            lab: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(cm[i].sum()),
+            lab: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i]),
                   "train_count": int(counts[i])}
             for i, lab in enumerate(labels)
         },
-        "confusion_matrix": {"labels": list(labels), "matrix": cm.tolist()},
+        "confusion_matrix": {"labels": list(labels), "matrix": confusion_matrix(yt, yp, labels=idx).tolist()},
     }
 
 
