@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sh(str(bindir / "aug"), "eda", str(train_p), "-o", str(d / "augmented.jsonl"), "--overwrite", "-q")
     sh(str(bindir / "train"), "two-stage", "--train", str(train_p), "--augmented", str(d / "augmented.jsonl"),
        "--eval", str(d / "unseen.jsonl"), "--max-length", "256", "--seed", str(args.seed), "--overwrite", "-q", "-o", str(d / "run"))
-    sh(str(bindir / "train"), "export", str(d / "run"), "-o", str(d / "export"), "--int8", "--force")
+    sh(str(bindir / "train"), "export", str(d / "run"), "-o", str(d / "export"), "--int8", "--overwrite")
     sh(str(bindir / "score"), *samples, "--model", str(d / "export"), "-o", str(d / "scored.jsonl"), "--overwrite")
     scored = [json.loads(x) for x in (d / "scored.jsonl").read_text().splitlines()]
     print_adme_table(scored)
