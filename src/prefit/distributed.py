@@ -70,7 +70,6 @@ def _quiet_ray() -> None:
     from prefit.cli_common import third_party_quiet
 
     if third_party_quiet():
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ core writes straight to stderr
         for name in ["ray"] + [n for n in logging.root.manager.loggerDict if n.startswith("ray.")]:
             logging.getLogger(name).setLevel(logging.ERROR)
 
