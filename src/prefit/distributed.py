@@ -155,11 +155,11 @@ class ScoreChunks:
     """Ray Data actor: loads the model once (serve_cli.predictors.load_predictor), then adds
     predictions to the rows of each chunk (serve_cli.job.add_predictions)."""
 
-    def __init__(self, model: str, device: str, text_field: str, batch_size: int, fault=None) -> None:
+    def __init__(self, model: str, device: str, text_field: str, batch_size: int, fault=None, threads: int = 0) -> None:
         from prefit.serve_cli.predictors import load_predictor
 
         self.fault = fault
-        self.predictor = load_predictor(model, device)
+        self.predictor = load_predictor(model, device, threads)  # threads: this worker's share of the cores
         self.text_field, self.batch_size = text_field, batch_size
 
     def __call__(self, batch: dict) -> dict:
@@ -179,7 +179,8 @@ class ScoreChunks:
 
 
 def _score_dataset(ds, model, opts, text_field: str, resources: dict):
-    return ds.map_batches(ScoreChunks, fn_constructor_args=(str(model), opts.device, text_field, opts.batch_size, _fault()),
+    return ds.map_batches(ScoreChunks, fn_constructor_args=(str(model), opts.device, text_field, opts.batch_size, _fault(),
+                                                             max(1, round(opts.ray.cpus_per_worker))),
                           batch_size=1,
                           concurrency=opts.ray.workers, num_cpus=opts.ray.cpus_per_worker, num_gpus=_gpus(opts.ray, resources))
 

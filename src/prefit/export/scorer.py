@@ -16,7 +16,7 @@ log = logging.getLogger("prefit")
 
 
 class Scorer:
-    def __init__(self, export_dir: str | Path, device: str = "auto", variant: str = "auto") -> None:
+    def __init__(self, export_dir: str | Path, device: str = "auto", variant: str = "auto", threads: int = 0) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -35,6 +35,7 @@ class Scorer:
             return preferred if (d / files[preferred]).exists() else "fp32"
 
         chosen = pick(use_cuda)
+        self.threads = threads  # 0: onnxruntime's default, a thread per core
         self.session = self._session(ort, d, files, chosen, use_cuda)
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
         if use_cuda and self.device == "cpu":
@@ -54,14 +55,14 @@ class Scorer:
         except load_errors() as e:
             raise load_error(d, "export's tokenizer", e) from e
 
-    @staticmethod
-    def _session(ort, d: Path, files: dict, variant: str, cuda: bool):
+    def _session(self, ort, d: Path, files: dict, variant: str, cuda: bool):
         path = d / files[variant]
         if not path.exists():
             raise InputError(f"export has no {variant} model ({path.name})", file=d)
         providers = (["CUDAExecutionProvider"] if cuda else []) + ["CPUExecutionProvider"]
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # errors only: its warnings are noise to a user
+        opts.intra_op_num_threads = self.threads
         try:
             return ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types, all plain Exceptions

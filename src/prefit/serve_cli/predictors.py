@@ -64,7 +64,8 @@ def model_identity(model: str | Path) -> dict:
     return {"kind": kind, "digest": _digest(*sorted(p for p in root.iterdir() if p.is_file()))}
 
 
-def load_predictor(model: str | Path, device: str = "auto") -> Predictor:
+def load_predictor(model: str | Path, device: str = "auto", threads: int = 0) -> Predictor:
+    """`threads` > 0 caps the CPU threads of the model's engine (a Ray worker's share of the cores)."""
     d = Path(model)
     if not d.is_dir():
         raise InputError("model directory not found", file=d)
@@ -72,9 +73,13 @@ def load_predictor(model: str | Path, device: str = "auto") -> Predictor:
     if kind == "export":
         from prefit.export.scorer import Scorer
 
-        return Scorer(d, device)
+        return Scorer(d, device, threads=threads)
     if kind == "peer":
         return SklearnPredictor(d)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     return TorchPredictor(d, device)
 
 
