@@ -11,8 +11,8 @@ import click
 from prefit.errors import InputError
 
 
-class PrefitGroup(click.Group):
-    """A click group that turns InputError into `Error: FILE:LINE: field 'x': message` and exit 2."""
+class _InputErrorsAsOneLine:
+    """Turns InputError into `Error: FILE:LINE: field 'x': message` and exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -20,6 +20,14 @@ class PrefitGroup(click.Group):
         except InputError as e:
             click.echo(f"Error: {e.format()}", err=True)
             ctx.exit(e.exit_code)
+
+
+class PrefitGroup(_InputErrorsAsOneLine, click.Group):
+    """The `aug` and `train` groups."""
+
+
+class PrefitCommand(_InputErrorsAsOneLine, click.Command):
+    """A single-command CLI (`score`)."""
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -7,23 +7,10 @@ from pathlib import Path
 
 import click
 
-from prefit.cli_common import echo_err, log_options, overwrite_option, setup_logging
+from prefit.cli_common import PrefitCommand, echo_err, log_options, overwrite_option, setup_logging
 
 
-class _ScoreCommand(click.Command):
-    """InputError -> one line and exit 2, as in the `aug` and `train` groups."""
-
-    def invoke(self, ctx: click.Context):
-        from prefit.errors import InputError
-
-        try:
-            return super().invoke(ctx)
-        except InputError as e:
-            echo_err(f"Error: {e.format()}")
-            ctx.exit(e.exit_code)
-
-
-@click.command(cls=_ScoreCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=PrefitCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
 @click.option("--model", type=click.Path(path_type=Path), default=None,

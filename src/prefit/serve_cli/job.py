@@ -235,6 +235,7 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
 
     def finished(ci: int, result: dict) -> None:
         store.put(ci, result)
+        done.update(result["done"])
         summary.new += len(result["done"])
         summary.no_pk.extend(map(tuple, result["no_pk"]))
         summary.failed.extend(map(tuple, result["failed"]))
@@ -294,8 +295,6 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
     if window:
         run_window()
     bar.close()
-    for i in sorted(store.done()):
-        done |= set(store.get(i)["done"])
 
     def rows() -> Iterator[dict]:
         if existing:
@@ -395,11 +394,13 @@ def score_texts(inputs: list[str | Path], out: str | Path, model: str | Path, op
     return summary
 
 
-RECORD_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".parquet", ".pq")
-
-
 def is_records_file(name: str | Path) -> bool:
-    p = Path(name)
-    suffix = Path(p.stem).suffix if p.suffix == ".gz" else p.suffix
-    return suffix.lower() in RECORD_SUFFIXES
+    """A file of records (jsonl.input_format knows it), as opposed to SPL labels."""
+    from prefit.jsonl import input_format
+
+    try:
+        input_format(name)
+    except InputError:
+        return False
+    return True
 
