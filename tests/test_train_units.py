@@ -199,3 +199,21 @@ def test_recipe_defaults_live_in_one_place():
     o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
     assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling}
     assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls"}
+
+
+def test_indices_by_and_oversample():
+    from collections import Counter
+
+    from prefit.jsonl import Record, indices_by
+    from prefit.train.data import Split, oversample
+
+    assert indices_by(["b", "a", "b", "c", "b"]) == {"b": [0, 2, 4], "a": [1], "c": [3]}
+    y = [0] * 6 + [1] * 2 + [2]
+    split = Split("x", [Record(str(i), f"t{i}", str(v), i + 1, {}) for i, v in enumerate(y)], y, [[i] for i in range(len(y))])
+    out = oversample(split, seed=1)
+    assert Counter(out.y) == {0: 6, 1: 6, 2: 6}
+    assert out.records[: len(y)] == split.records  # the originals first, in order
+    for rec, yy, ids in zip(out.records, out.y, out.input_ids):  # duplicates keep their label and tokens
+        i = int(rec.text[1:])
+        assert (yy, ids) == (y[i], [i])
+    assert oversample(split, seed=1).records == out.records

@@ -24,6 +24,8 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+from prefit.jsonl import indices_by
+
 SPL_SAMPLES = ("0b0be196-0c62-461c-94f4-9a35339b4501", "369f73b9-e032-4315-e063-6294a90a4ca1",
                "570974d4-0d5b-4df2-b307-37380511835d", "608d4f0d-b19f-46d3-749a-7159aa5f933d",
                "c6e131fe-e7df-4876-83f7-9156fc4e8228")  # drugs absent from demo_data/adme_paragraphs.jsonl
@@ -47,13 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(x) for x in files("prefit").joinpath("demo_data/newsgroups4.jsonl").read_text().splitlines() if x.strip()]
     rng = random.Random(0)
     rng.shuffle(rows)
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r["label"], []).append(r)
+    by = indices_by(r["label"] for r in rows)
     evals, full = [], []
     for lab in sorted(by):
-        evals += by[lab][:30]
-        full += by[lab][30:]
+        evals += [rows[i] for i in by[lab][:30]]
+        full += [rows[i] for i in by[lab][30:]]
     for name, data in (("eval", evals), ("balanced", full)):
         with open(out / f"{name}.jsonl", "w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in data)

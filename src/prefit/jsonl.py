@@ -16,7 +16,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,15 @@ class Record:
     label: str
     line: int
     data: dict[str, Any]
+
+
+def indices_by(values: Iterable[Hashable]) -> dict[Hashable, list[int]]:
+    """Positions of each value, in input order: {label: [i, ...]} (the one per-class grouping of
+    imbalance, balancing, oversampling and the demo split)."""
+    out: dict[Hashable, list[int]] = {}
+    for i, v in enumerate(values):
+        out.setdefault(v, []).append(i)
+    return out
 
 
 def input_format(path: str | os.PathLike) -> str:

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prefit.jsonl import indices_by
+
 
 @dataclass(frozen=True)
 class BalancePolicy:
@@ -78,9 +80,7 @@ def plan_sources(
         raise ValueError("headroom must be >= 1.0")
     counts = Counter(labels)
     targets = plan_class_targets(dict(counts), policy)
-    members: dict[str, list[int]] = {}
-    for i, lab in enumerate(labels):
-        members.setdefault(lab, []).append(i)
+    members = indices_by(labels)
     plans: dict[str, ClassPlan] = {}
     for label in sorted(counts):
         idx = members[label]

@@ -14,6 +14,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prefit.jsonl import indices_by
+
 
 @dataclass
 class ImbalancePlan:
@@ -52,9 +54,7 @@ def plan_imbalance(counts: dict[str, int], kind: str, ratio: float, seed: int, m
 
 def select(labels: Sequence[str], plan: ImbalancePlan, seed: int) -> list[int]:
     """Indices of the records to keep, in input order."""
-    members: dict[str, list[int]] = {}
-    for i, lab in enumerate(labels):
-        members.setdefault(lab, []).append(i)
+    members = indices_by(labels)
     kept: list[int] = []
     for lab in sorted(members):
         kept.extend(random.Random(f"{seed}:{lab}").sample(members[lab], plan.keep[lab]))

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from prefit.errors import InputError
-from prefit.jsonl import Fields, Record, read_records
+from prefit.jsonl import Fields, Record, indices_by, read_records
 
 
 @dataclass
@@ -58,9 +58,7 @@ def load_split(path, fields: Fields, labels: LabelMap | None, tokenizer, max_len
 def oversample(split: Split, seed: int) -> Split:
     """Random oversampling: duplicate random minority records until every class has the majority size."""
     rng = random.Random(seed)
-    by: dict[int, list[int]] = {}
-    for i, y in enumerate(split.y):
-        by.setdefault(y, []).append(i)
+    by = indices_by(split.y)
     top = max(len(v) for v in by.values())
     idx = list(range(len(split.y)))
     for y in sorted(by):
