@@ -6,12 +6,13 @@ model can be downloaded here) serves as both en->de and de->en. 256 real 20 News
 make a round trip. Equal work: greedy decoding, and exactly --tokens decoded tokens per sentence
 on both legs for both engines (end-of-sentence is suppressed until then, decoding stops there).
 
-The default CLI path is measured too: `aug backtranslate --balance none --pivot de` end to end
-(seeded sampling, top-k 10, resumable chunks of 32 draws, which reload both translators per chunk
-so that each chunk has its own seed), on the same sentences as records, with the int8 model as
-en-de and de-en; and, separately, what one translator reload costs. Random weights decode to the
-length cap, so the sampled path decodes more tokens than the 32-token greedy rows: its rate is a
-lower bound for a real model's.
+The default decoding is timed at equal work too (seeded top-k sampling, one seed per chunk of
+sentences, each chunk reloading both translators as the resumable job does, exactly --tokens per
+leg), at the default --chunk-size and at the old default of 32. The default job path is measured too: what `aug backtranslate --balance none --pivot de` runs
+(records read, sentences split, seeded sampling, resumable chunks of --chunk-size draws written and
+assembled), on the same sentences as records, with the int8 model as en-de and de-en and exactly
+--tokens per leg (random weights would otherwise decode every sentence to the length cap); and,
+separately, what one translator reload costs.
 
     python bench/backtranslate_speed.py [--sentences 256] [--tokens 32] [--repeats 3]
 """
@@ -87,6 +88,23 @@ def main() -> None:
         results[f"prefit-ct2-{q}"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med, "decoded_tokens_per_sentence": sorted(lengths)}
         rows.append([f"prefit (CTranslate2 {q})", len(sents), med, len(sents) / med, ",".join(map(str, sorted(lengths)))])
 
+    # The default decoding at equal work: seeded top-k sampling (the CLI default), one seed per
+    # chunk (each chunk reloads both translators, as the resumable job does), exactly L tokens per
+    # leg like the rows above; at the default chunk size and at the old default of 32.
+    from prefit.augment.job import JobOptions
+
+    sample = DecodingOptions(min_decoding_length=L, max_decoding_length=L, length_ratio_cap=1e6, max_input_tokens=512)
+    bt = BackTranslator({"de": (variants["int8"], variants["int8"])}, sample, EngineOptions(device="cpu", compute_type="int8", intra_threads=0))
+    for size in sorted({JobOptions().chunk_size, 32}, reverse=True):
+        def chunked(bt=bt, size=size) -> None:
+            for k in range(0, len(sents), size):
+                bt.back_translate(sents[k:k + size], "de", seed=k)
+
+        med, times = median_time(chunked, args.repeats)
+        results[f"prefit-ct2-int8-sample-chunks-{size}"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med,
+                                                             "decoded_tokens_per_sentence": [L], "chunk_size": size}
+        rows.append([f"prefit (int8, seeded sampling, chunks of {size})", len(sents), med, len(sents) / med, str(L)])
+
     import nlpaug.augmenter.word as naw
 
     torch.manual_seed(0)
@@ -99,30 +117,33 @@ def main() -> None:
     results["nlpaug-transformers-fp32"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med, "decoded_tokens_per_sentence": [hf_len]}
     rows.append(["nlpaug BackTranslationAug (transformers fp32)", len(sents), med, len(sents) / med, str(hf_len)])
 
-    # The default CLI path, end to end, and the cost of the per-chunk reload it does for seeding.
-    import subprocess
+    # The default job path end to end, as `aug backtranslate --balance none --pivot de` runs it
+    # (records read, sentences split, resumable chunks with their own seeds, filters, parts written
+    # and assembled), with the CLI's default options except exactly L tokens per leg: random weights
+    # would otherwise decode every sentence to the length cap, which measures the cap, not the job.
+    from prefit.augment.backtranslate import BackTranslationAugmenter
+    from prefit.augment.balance import BalancePolicy
+    from prefit.augment.filters import FilterOptions
+    from prefit.augment.job import run_job
 
-    models = work / "models"
-    for pair in ("en-de", "de-en"):
-        (models / pair).parent.mkdir(parents=True, exist_ok=True)
-        if not (models / pair).exists():
-            (models / pair).symlink_to(variants["int8"])
     recs = work / "sents.jsonl"
     recs.write_text("".join(json.dumps({"id": i, "text": t, "label": "x"}) + "\n" for i, t in enumerate(sents)))
+    job = JobOptions(balance=BalancePolicy.parse("none"), seed=0, progress=False)
+    dirs = {"de": (str(variants["int8"]), str(variants["int8"]))}
 
-    def cli() -> None:
-        for p in work.glob("cli_out*"):
+    def end_to_end() -> None:
+        for p in work.glob("job_out*"):
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-        subprocess.run([str(Path(sys.executable).parent / "aug"), "backtranslate", str(recs), "-o", str(work / "cli_out.jsonl"),
-                        "--models-dir", str(models), "--pivot", "de", "--balance", "none", "--seed", "0", "--intra-threads", "0", "-q"],
-                       check=True)
+        aug = BackTranslationAugmenter(dirs, 1, FilterOptions(), sample,
+                                       EngineOptions(device="cpu", compute_type="int8", intra_threads=0))
+        run_job(recs, work / "job_out.jsonl", aug, job)
 
-    med, times = median_time(cli, args.repeats)
-    summary = json.loads((work / "cli_out.summary.json").read_text())
-    results["prefit-cli-default-int8-sample"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med,
-                                                 "engine_sentences_per_s": summary["sentences_per_second"],
-                                                 "chunks": -(-len(sents) // 32), "decoded_tokens_per_sentence": ["sampled, to the cap"]}
-    rows.append(["prefit CLI default (sample, chunks of 32, int8)", len(sents), med, len(sents) / med, "sampled"])
+    med, times = median_time(end_to_end, args.repeats)
+    summary = json.loads((work / "job_out.summary.json").read_text())
+    results["prefit-job-int8-sample"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med,
+                                         "engine_sentences_per_s": summary["sentences_per_second"], "chunks": -(-len(sents) // job.chunk_size),
+                                         "decoded_tokens_per_sentence": [L], "records_out": summary["records_out"]}
+    rows.append([f"prefit job path (aug backtranslate defaults, chunks of {job.chunk_size}, models loaded)", len(sents), med, len(sents) / med, str(L)])
     d = BackTranslator({"de": (variants["int8"], variants["int8"])}, DecodingOptions(), EngineOptions(device="cpu", compute_type="int8"))
     reload_s, _ = median_time(lambda: d.directions["de"][0].reseed(1), 5)
     results["translator_reload_s"] = reload_s
@@ -133,9 +154,9 @@ def main() -> None:
         results[k]["ratio_vs_nlpaug"] = results[k]["sentences_per_s"] / base
     print(f"\nround trip en->de->en, {len(sents)} sentences, greedy, {L} tokens per leg, OPUS-MT en-de shape, vocabulary {vocab}")
     print_table(["engine", "sentences", "median s", "sentences/s", "tokens/leg", "x nlpaug"], rows)
-    n_chunks = -(-len(sents) // 32)
+    n_chunks = -(-len(sents) // JobOptions().chunk_size)
     print(f"one translator reload: {reload_s:.2f} s; the default path reloads 2 per chunk ({n_chunks} chunks): "
-          f"{2 * n_chunks * reload_s:.1f} s of its {results['prefit-cli-default-int8-sample']['median_s']:.1f} s")
+          f"{2 * n_chunks * reload_s:.1f} s of its {results['prefit-job-int8-sample']['median_s']:.1f} s")
     write_result("backtranslate_speed", {"args": vars(args), "vocabulary": vocab, "machine": machine(), "results": results,
                                          "goal": "prefit >= 5x nlpaug", "met": results["prefit-ct2-int8"]["ratio_vs_nlpaug"] >= 5})
 

@@ -38,7 +38,7 @@ def _job_options(f):
         click.option("--keep-identical", is_flag=True, help="Keep outputs identical to their source."),
         click.option("--no-originals", is_flag=True, help="Write only the augmented records."),
         click.option("--seed", type=int, default=13, show_default=True),
-        click.option("--chunk-size", type=click.IntRange(min=1), default=32, show_default=True,
+        click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,  # = JobOptions.chunk_size
                      help="Source draws per resumable chunk."),
         click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
                      help="Run the chunks on Ray: 'local' (the default when the flag has no value) starts Ray here, 'auto' joins "
