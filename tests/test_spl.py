@@ -285,3 +285,22 @@ def test_ingredient_subheadings_keep_the_adme_heading_above_them(tmp_path):
         ("Diclofenac", ["Absorption", "Diclofenac"], "Absorption"), ("Misoprostol", ["Absorption", "Misoprostol"], "Absorption"),
         ("Renal impairment", ["Special Populations", "Renal impairment"], "Other"),
         ("Metabolism", ["Special Populations", "Metabolism"], "Metabolism")]
+
+
+def test_styled_first_letter_in_its_own_element_still_labels(tmp_path):
+    """Naproxen labels set a heading's first letter in its own element ("E" "xcretion"), which
+    reads "E xcretion": it is still Excretion (it was Other)."""
+    xml = """<?xml version="1.0"?>
+<document xmlns="urn:hl7-org:v3"><setId root="s"/><versionNumber value="1"/>
+<component><structuredBody><component><section><code code="43682-4"/><title>Pharmacokinetics</title><text>
+<paragraph>
+   <content styleCode="italics">E</content>
+   <content styleCode="italics">xcretion</content>
+</paragraph>
+<paragraph>The clearance of naproxen is 0.13 mL/min/kg.</paragraph>
+</text></section></component></structuredBody></component></document>"""
+    p = tmp_path / "naproxen.xml"
+    p.write_text(xml)
+    assert [(x.heading, x.label) for x in iter_pk_paragraphs(parse(p)[1])] == [("E xcretion", "Excretion")]
+    assert adme_label("A bsorption and Bioavailability") == "Absorption" and adme_label("R enal Impairment:") == "Other"
+    assert adme_label("Take a break") == "Other"

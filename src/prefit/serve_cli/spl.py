@@ -76,6 +76,8 @@ def adme_label(heading: str | None) -> str:
     """A/D/M/E from a heading (the first one named, for "Metabolism and Excretion"), else Other."""
     if not heading:
         return "Other"
+    # A styled first letter in its own element reads "E xcretion" (seen in naproxen labels): join it.
+    heading = re.sub(r"\b([A-Za-z]) (?=[a-z]{2})", r"\1", heading)
     hits = [(m.start(), lab) for lab, rx in _ADME_RE if (m := rx.search(heading))]
     return min(hits)[1] if hits else "Other"
 
