@@ -40,7 +40,8 @@ from _common import (  # noqa: E402
     write_result,
 )
 
-METHODS = "tfidf-lr,probe,vanilla,two-stage"
+# two-stage+cb is `train two-stage` with its defaults (class-balanced weights); two-stage+ce the paper's unweighted loss.
+METHODS = "tfidf-lr,probe,vanilla,two-stage+ce,two-stage+cb"
 SELECT = ["lr=3e-5,1e-4,3e-4", "c=1,10"]
 
 

@@ -122,6 +122,17 @@ def test_recipe_paper_and_explicit_options(separable, tiny_bert, tmp_path):
         assert cfg["run"]["recipe"]["stage2_lr"] == lr and cfg["pooling"] == pooling
 
 
+def test_two_stage_defaults_to_class_balanced_weights_and_paper_to_none(separable, tiny_bert, tmp_path):
+    base = ["two-stage", "--model", str(tiny_bert), "--train", str(separable["train"]), "--augmented", str(separable["augmented"]),
+            "--eval", str(separable["eval"]), "--epochs", "0", "--stage1-epochs", "0", *FAST]
+    for name, extra, weights in (("default", [], "cb"), ("paper", ["--recipe", "paper"], "none"),
+                                 ("explicit", ["--class-weights", "none"], "none"), ("paper-cb", ["--recipe", "paper", "--class-weights", "cb"], "cb")):
+        r = CliRunner().invoke(train, [*base, *extra, "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+        stages = json.loads((tmp_path / name / "config.json").read_text())["stages"]
+        assert [(s["name"], s["loss"]["weights"]) for s in stages] == [("pre-finetune", "none"), ("finetune", weights)], name
+
+
 def test_config_reruns_a_run_and_refuses_other_options(tiny_bert, separable, tmp_path):
     first = tmp_path / "first"
     r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(separable["train"]), "--eval",

@@ -217,3 +217,30 @@ def test_indices_by_and_oversample():
         i = int(rec.text[1:])
         assert (yy, ids) == (y[i], [i])
     assert oversample(split, seed=1).records == out.records
+
+
+def test_class_weights_auto_resolve_per_method_and_reuse_compares_resolved_stages(tmp_path):
+    import json
+    from dataclasses import asdict, replace
+
+    from prefit.train.compare import same_training
+    from prefit.train.run import RunConfig
+    from prefit.train.stages import RecipeOptions, recipe
+
+    o = RecipeOptions()
+    assert o.loss.weights == "auto"
+    assert recipe("two-stage", o)[-1].loss.weights == "cb"
+    assert [recipe(m, o)[-1].loss.weights for m in ("vanilla", "oversample", "lpft", "two-stage+ce")] == ["none"] * 4
+    with pytest.raises(ValueError, match="resolved"):
+        ImbalanceLoss(LossSpec(weights="auto"), [1, 2])
+
+    def stored(cfg):  # what a finished run's config.json holds
+        return json.loads(json.dumps({"run": asdict(cfg), "stages": [asdict(s) for s in recipe(cfg.method, cfg.recipe)]}))
+
+    explicit = RunConfig(method="two-stage", train="t", eval="e", output="o", recipe=replace(o, loss=LossSpec(weights="cb")))
+    default = replace(explicit, recipe=o)
+    plain = replace(explicit, recipe=replace(o, loss=LossSpec(weights="none")))
+    assert same_training(stored(explicit), default)  # a run made with --class-weights cb is the default two-stage now
+    assert not same_training(stored(plain), default)  # the old default (no weights) is not
+    assert not same_training(stored(default), replace(default, seed=1))
+    assert same_training(stored(plain), replace(plain, method="two-stage+ce")) is False  # another method name is another run

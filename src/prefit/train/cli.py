@@ -18,8 +18,8 @@ from prefit.cli_common import (
 # --recipe: the values of the options left unset. "paper" is Shi et al.'s BERT-base recipe; "prefit"
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
 RECIPES = {
-    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto"},  # = RecipeOptions' and RunConfig's defaults
-    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls"},
+    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto"},  # = RecipeOptions' and RunConfig's defaults
+    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none"},
 }
 
 
@@ -48,8 +48,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "stage1_lr": (("--stage1-lr",), dict(type=click.FloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
     "stage1_epochs": (("--stage1-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
     "recipe": (("--recipe",), dict(type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
-                                   help="Defaults for --lr, --epochs, --pooling: prefit (chosen on validation splits, README) or paper "
-                                        "(Shi et al.).")),
+                                   help="Defaults for --lr, --epochs, --pooling, --class-weights: prefit (chosen on validation "
+                                        "splits, README) or paper (Shi et al.).")),
     "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=click.FloatRange(min=0), default=None,
                                                             help="Finetuning lr [default: the recipe's; prefit 1e-4, paper 1e-5].")),
     "stage2_epochs": (("--epochs", "--stage2-epochs", "stage2_epochs"), dict(type=click.IntRange(min=0), default=None,
@@ -62,8 +62,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
     "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
     "loss": (("--loss",), dict(type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True, help="Finetuning loss.")),
-    "class_weights": (("--class-weights",), dict(type=click.Choice(["none", "cb", "drw"]), default="none", show_default=True,
-                                                 help="cb: effective-number weights; drw: cb weights from --drw-epoch on.")),
+    "class_weights": (("--class-weights",), dict(type=click.Choice(["auto", "none", "cb", "drw"]), default=None,
+                                                 help="Finetuning class weights. cb: effective-number weights; drw: cb weights from "
+                                                      "--drw-epoch on; auto: the method's default, cb for two-stage, none for the "
+                                                      "others [default: the recipe's; prefit auto, paper none].")),
     "cb_beta": (("--cb-beta",), dict(type=click.FloatRange(0, 1, max_open=True), default=0.9999, show_default=True)),
     "focal_gamma": (("--focal-gamma",), dict(type=click.FloatRange(min=0), default=2.0, show_default=True)),
     "ldam_max_margin": (("--ldam-max-margin",), dict(type=click.FloatRange(min=0), default=0.5, show_default=True)),

@@ -68,17 +68,29 @@ def _run_or_reuse(cfg: RunConfig) -> dict:
     rd = Path(cfg.output)
     if (rd / "metrics.json").exists() and not cfg.overwrite:
         try:
-            old = json.loads((rd / "config.json").read_text())["run"]
-        except (OSError, ValueError, KeyError):
+            old = json.loads((rd / "config.json").read_text())
+        except (OSError, ValueError):
             old = None
-        new = asdict(cfg)
-        same = old is not None and all(old.get(k) == new[k] for k in ("method", "train", "eval", "augmented", "model", "seed",
-                                                                          "max_length", "pooling", "recipe"))
-        if same:
+        if isinstance(old, dict) and same_training(old, cfg):
             log.info("reusing finished run %s", rd)
             return load_metrics(rd)
         log.info("run %s was trained with other settings; training it again", rd)
     return run(replace(cfg, overwrite=True))
+
+
+def same_training(old: dict, cfg: RunConfig) -> bool:
+    """Whether a finished run's config.json describes the training `cfg` would do: same method, data,
+    model, seed, length and pooling, and the same stages once defaults are resolved (a run made with
+    `--class-weights cb` equals one whose default is cb), or for a peer the same C."""
+    from prefit.train.peers import PEERS
+    from prefit.train.stages import recipe
+
+    run_old, new = old.get("run") or {}, asdict(cfg)
+    if any(run_old.get(k) != new[k] for k in ("method", "train", "eval", "augmented", "model", "seed", "max_length", "pooling")):
+        return False
+    if cfg.method in PEERS:
+        return (run_old.get("recipe") or {}).get("peer_c") == cfg.recipe.peer_c
+    return old.get("stages") == json.loads(json.dumps([asdict(s) for s in recipe(cfg.method, cfg.recipe)]))
 
 
 def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, list[float]], val_fraction: float, select_seed: int,

@@ -56,10 +56,11 @@ def ldam_loss(logits: torch.Tensor, target: torch.Tensor, margins: torch.Tensor,
 
 @dataclass(frozen=True)
 class LossSpec:
-    """Which loss a stage trains with. `weights`: none | cb (effective number) | drw (cb from drw_epoch)."""
+    """Which loss a stage trains with. `weights`: none | cb (effective number) | drw (cb from drw_epoch)
+    | auto (the method's default, resolved by stages.recipe: cb for two-stage, else none)."""
 
     name: str = "ce"  # ce | focal | ldam
-    weights: str = "none"  # none | cb | drw
+    weights: str = "none"  # none | cb | drw | auto
     beta: float = 0.9999
     gamma: float = 2.0
     max_margin: float = 0.5
@@ -69,14 +70,16 @@ class LossSpec:
     def __post_init__(self) -> None:
         if self.name not in ("ce", "focal", "ldam"):
             raise ValueError(f"loss must be ce, focal or ldam, found {self.name!r}")
-        if self.weights not in ("none", "cb", "drw"):
-            raise ValueError(f"class weights must be none, cb or drw, found {self.weights!r}")
+        if self.weights not in ("none", "cb", "drw", "auto"):
+            raise ValueError(f"class weights must be none, cb, drw or auto, found {self.weights!r}")
 
 
 class ImbalanceLoss:
     """A loss bound to a stage's class counts; call with (logits, target, epoch)."""
 
     def __init__(self, spec: LossSpec, counts: Sequence[int]) -> None:
+        if spec.weights == "auto":
+            raise ValueError("class weights 'auto' must be resolved to a method's default first (stages.recipe)")
         self.spec = spec
         self.cb = effective_number_weights(counts, spec.beta) if spec.weights != "none" else None
         self.margins = ldam_margins(counts, spec.max_margin) if spec.name == "ldam" else None
