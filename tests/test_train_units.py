@@ -197,8 +197,9 @@ def test_recipe_defaults_live_in_one_place():
     from prefit.train.stages import RecipeOptions
 
     o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
-    assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling}
-    assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls"}
+    assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling,
+                                 "class_weights": o.loss.weights}
+    assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none"}
 
 
 def test_indices_by_and_oversample():
