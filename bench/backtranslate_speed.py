@@ -8,11 +8,12 @@ on both legs for both engines (end-of-sentence is suppressed until then, decodin
 
 The default decoding is timed at equal work too (seeded top-k sampling, one seed per chunk of
 sentences, each chunk reloading both translators as the resumable job does, exactly --tokens per
-leg), at the default --chunk-size and at the old default of 32. The default job path is measured too: what `aug backtranslate --balance none --pivot de` runs
-(records read, sentences split, seeded sampling, resumable chunks of --chunk-size draws written and
-assembled), on the same sentences as records, with the int8 model as en-de and de-en and exactly
---tokens per leg (random weights would otherwise decode every sentence to the length cap); and,
-separately, what one translator reload costs.
+leg), at the default --chunk-size and at the old default of 32. So is the default job path: what
+`aug backtranslate --balance none --pivot de` runs (records read, sentences split, seeded
+sampling, resumable chunks of --chunk-size draws written and assembled), on the same sentences as
+records, with the int8 model as en-de and de-en and exactly --tokens per leg (random weights would
+otherwise decode every sentence to the length cap); and, separately, what one translator reload
+costs.
 
     python bench/backtranslate_speed.py [--sentences 256] [--tokens 32] [--repeats 3]
 """
@@ -140,8 +141,9 @@ def main() -> None:
 
     med, times = median_time(end_to_end, args.repeats)
     summary = json.loads((work / "job_out.summary.json").read_text())
+    n_chunks = -(-len(sents) // job.chunk_size)
     results["prefit-job-int8-sample"] = {"median_s": med, "times_s": times, "sentences_per_s": len(sents) / med,
-                                         "engine_sentences_per_s": summary["sentences_per_second"], "chunks": -(-len(sents) // job.chunk_size),
+                                         "engine_sentences_per_s": summary["sentences_per_second"], "chunks": n_chunks,
                                          "decoded_tokens_per_sentence": [L], "records_out": summary["records_out"]}
     rows.append([f"prefit job path (aug backtranslate defaults, chunks of {job.chunk_size}, models loaded)", len(sents), med, len(sents) / med, str(L)])
     d = BackTranslator({"de": (variants["int8"], variants["int8"])}, DecodingOptions(), EngineOptions(device="cpu", compute_type="int8"))
@@ -154,7 +156,6 @@ def main() -> None:
         results[k]["ratio_vs_nlpaug"] = results[k]["sentences_per_s"] / base
     print(f"\nround trip en->de->en, {len(sents)} sentences, greedy, {L} tokens per leg, OPUS-MT en-de shape, vocabulary {vocab}")
     print_table(["engine", "sentences", "median s", "sentences/s", "tokens/leg", "x nlpaug"], rows)
-    n_chunks = -(-len(sents) // JobOptions().chunk_size)
     print(f"one translator reload: {reload_s:.2f} s; the default path reloads 2 per chunk ({n_chunks} chunks): "
           f"{2 * n_chunks * reload_s:.1f} s of its {results['prefit-job-int8-sample']['median_s']:.1f} s")
     write_result("backtranslate_speed", {"args": vars(args), "vocabulary": vocab, "machine": machine(), "results": results,
