@@ -304,3 +304,67 @@ def test_styled_first_letter_in_its_own_element_still_labels(tmp_path):
     assert [(x.heading, x.label) for x in iter_pk_paragraphs(parse(p)[1])] == [("E xcretion", "Excretion")]
     assert adme_label("A bsorption and Bioavailability") == "Absorption" and adme_label("R enal Impairment:") == "Other"
     assert adme_label("Take a break") == "Other"
+
+
+def _labelled(name):
+    doc, root = parse(f"{__file__.rsplit('/', 1)[0]}/data/spl-layouts/{name}.xml")
+    return [(p.label, p.headings, p.text[:40]) for p in iter_pk_paragraphs(root)]
+
+
+def test_combination_product_ingredient_headings_nest_under_adme_headings():
+    """Real VIMOVO label (naproxen + esomeprazole): a bold "Absorption" heading paragraph, then plain
+    "Naproxen" and "Esomeprazole" sub-heading paragraphs. The ingredient headings nest under the
+    ADME heading (they replaced it before, and 21 ADME paragraphs were labelled Other); the
+    food-effect heading is Absorption; special populations stay Other."""
+    rows = _labelled("9513589d-ef5d-4b8d-a90a-6adb6af2ae11")
+    assert len(rows) == 34
+    assert rows[0] == ("Absorption", ["Absorption", "Naproxen"], "At steady state following administration")
+    assert rows[4][:2] == ("Absorption", ["Absorption", "Esomeprazole"])
+    assert rows[7][:2] == ("Absorption", ["Food effect"])
+    assert [r[:2] for r in rows[12:14]] == [("Distribution", ["Distribution", "Naproxen"]), ("Distribution", ["Distribution", "Esomeprazole"])]
+    assert [r[0] for r in rows] == ["Absorption"] * 12 + ["Distribution"] * 2 + ["Metabolism"] * 3 + ["Excretion"] * 4 + ["Other"] * 13
+    assert rows[21][:2] == ("Other", ["Geriatric Patients"])
+
+
+def test_heading_lines_ended_by_a_line_break():
+    """Real YOSPRALA label (aspirin + omeprazole): "<underline>Absorption</underline><br/><italics>Aspirin:</italics>
+    text", and "Elimination<br/>Metabolism<br/>Aspirin: ..."; real meloxicam label:
+    "<bold><italics>Excretion</italics></bold><br/>text". The heading lines are headings, not text."""
+    rows = _labelled("73f74f6d-e624-4551-8924-1c747ffb2140")
+    assert rows[0] == ("Absorption", ["Absorption", "Aspirin"], "Following absorption, aspirin (acetylsal")
+    assert rows[3][:2] == ("Absorption", ["Absorption", "Omeprazole"])
+    assert rows[7] == ("Distribution", ["Distribution", "Aspirin"], "Salicylic acid is widely distributed to ")
+    assert rows[9] == ("Metabolism", ["Metabolism", "Aspirin"], "Aspirin (acetylsalicylic acid) is rapidl")
+    assert rows[11][:2] == ("Excretion", ["Excretion", "Aspirin"])
+    assert [r[0] for r in rows].count("Other") == 22 and rows[13][0] == "Other"
+    rows = _labelled("0060d1b1-4cfc-4b69-86a8-9bd44a071e94")
+    assert [r[0] for r in rows[:7]] == ["Absorption", "Absorption", "Distribution", "Distribution", "Metabolism", "Excretion", "Excretion"]
+    assert rows[5] == ("Excretion", ["Excretion"], "Meloxicam excretion is predominantly in ")
+
+
+def test_plain_inline_headings_and_labels_from_heading_words():
+    from prefit.serve_cli.headings import Headings, adme_label_of
+
+    xml = """<?xml version="1.0"?>
+<document xmlns="urn:hl7-org:v3"><setId root="s"/><versionNumber value="1"/>
+<component><structuredBody><component><section><code code="43682-4"/><title>Pharmacokinetics</title><text>
+<paragraph>Distribution: The volume of distribution of aspirin averages 170 mL/kg.</paragraph>
+<paragraph>In 12 subjects: no change was seen.</paragraph>
+<paragraph><content styleCode="underline">Elimination<br/></content>The half-life is 2 hours.</paragraph>
+</text></section></component></structuredBody></component></document>"""
+    from prefit.serve_cli.spl import parse as parse_xml
+
+    paras = list(iter_pk_paragraphs(parse_xml(xml.encode())[1]))
+    assert [(p.label, p.headings, p.text) for p in paras] == [
+        ("Distribution", ["Distribution"], "The volume of distribution of aspirin averages 170 mL/kg."),
+        ("Distribution", ["Distribution"], "In 12 subjects: no change was seen."),  # a digit: not a heading
+        ("Excretion", ["Elimination"], "The half-life is 2 hours.")]
+    assert adme_label("Food and Antacid Effects") == "Absorption" and adme_label("Me tabolism") == "Metabolism"
+    assert adme_label("Protein Binding") == "Distribution" and adme_label("Drug Interactions") == "Other"
+    h = Headings(frozenset({"NAPROXEN", "ESOMEPRAZOLE"}))
+    topic_major = h.under("Absorption").under("Naproxen").under("Esomeprazole")
+    assert topic_major.names == ["Absorption", "Esomeprazole"] and adme_label_of(topic_major.names) == "Absorption"
+    assert topic_major.under("Special Populations").names == ["Special Populations"]
+    ingredient_major = h.under("Naproxen").under("Absorption").under("Distribution").under("Esomeprazole")
+    assert ingredient_major.names == ["Esomeprazole"]
+    assert h.under("Naproxen").under("Distribution").names == ["Naproxen", "Distribution"]

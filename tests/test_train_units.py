@@ -245,3 +245,27 @@ def test_class_weights_auto_resolve_per_method_and_reuse_compares_resolved_stage
     assert not same_training(stored(plain), default)  # the old default (no weights) is not
     assert not same_training(stored(default), replace(default, seed=1))
     assert same_training(stored(plain), replace(plain, method="two-stage+ce")) is False  # another method name is another run
+
+
+def test_reuse_requires_the_same_data_contents(tmp_path):
+    """A finished run is not reused once a data file at the same path is rebuilt with other
+    contents (a parser fix that relabels paragraphs); a run recorded without fingerprints is judged
+    by its paths, as before."""
+    import json
+    from dataclasses import asdict
+
+    from prefit.train.compare import same_training
+    from prefit.train.run import RunConfig, data_fingerprints
+    from prefit.train.stages import recipe
+
+    (tmp_path / "t.jsonl").write_text('{"text": "a", "label": "Other"}\n')
+    (tmp_path / "e.jsonl").write_text('{"text": "b", "label": "Other"}\n')
+    cfg = RunConfig(method="vanilla", train=str(tmp_path / "t.jsonl"), eval=str(tmp_path / "e.jsonl"), output="o")
+    base = {"run": asdict(cfg), "stages": [asdict(s) for s in recipe(cfg.method, cfg.recipe)]}
+    stored = json.loads(json.dumps(base | {"data_sha256": data_fingerprints(cfg)}))
+    legacy = json.loads(json.dumps(base))
+    assert stored["data_sha256"]["augmented"] is None and len(stored["data_sha256"]["train"]) == 64
+    assert same_training(stored, cfg) and same_training(legacy, cfg)
+    (tmp_path / "t.jsonl").write_text('{"text": "a", "label": "Absorption"}\n')
+    assert not same_training(stored, cfg)
+    assert same_training(legacy, cfg)

@@ -3,10 +3,9 @@
 Parsing is safe for untrusted files: no entity expansion, no DTD loading, no network; a document
 that declares entities is refused before anything is expanded.
 
-The pharmacokinetics section is LOINC 43682-4. ADME headings appear three ways, all recognised:
-a child section's title; a paragraph that is only a short heading ("Absorption"); or inline bold
-text at the start of a paragraph ("Absorption:", "Metabolism and Excretion:"), usually inside
-child sections coded 42229-5 that have no title.
+The pharmacokinetics section is LOINC 43682-4. Its ADME headings (section titles, heading
+paragraphs, heading lines ended by a line break, inline headings, and a combination product's
+per-ingredient sub-headings) and the labels they give are read by headings.py.
 
 Some labels leave the 43682-4 section empty (a title, perhaps a heading paragraph) and put its
 sub-sections after it as siblings ("Absorption and Bioavailability", "Distribution", ... or
@@ -22,18 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefit.drugs import ingredients
 from prefit.errors import InputError
+from prefit.serve_cli.headings import Headings, adme_label_of, is_heading_text, split_paragraph
+from prefit.serve_cli.headings import (
+    adme_label as adme_label,  # re-exported: labels are read from here
+)
 
 NS = {"v3": "urn:hl7-org:v3"}
 V3 = "{urn:hl7-org:v3}"
 PK_CODE = "43682-4"
 ADME = ("Absorption", "Distribution", "Metabolism", "Excretion")
-_ADME_RE = [
-    ("Absorption", re.compile(r"absor|bioavailab", re.I)),
-    ("Distribution", re.compile(r"distribut|protein binding", re.I)),
-    ("Metabolism", re.compile(r"metabol|biotransform", re.I)),
-    ("Excretion", re.compile(r"excret|eliminat", re.I)),
-]
 
 
 @dataclass
@@ -59,27 +57,6 @@ class PkParagraph:
     @property
     def label(self) -> str:
         return adme_label_of(self.headings)
-
-
-def adme_label_of(headings: list[str]) -> str:
-    """The label of the most specific heading that names an ADME process: under "Absorption", a
-    paragraph that opens with "Diclofenac:" (a combination product's per-ingredient sub-heading)
-    is still Absorption, while "Metabolism" under "Special Populations" is Metabolism."""
-    for h in reversed(headings):
-        lab = adme_label(h)
-        if lab != "Other":
-            return lab
-    return "Other"
-
-
-def adme_label(heading: str | None) -> str:
-    """A/D/M/E from a heading (the first one named, for "Metabolism and Excretion"), else Other."""
-    if not heading:
-        return "Other"
-    # A styled first letter in its own element reads "E xcretion" (seen in naproxen labels): join it.
-    heading = re.sub(r"\b([A-Za-z]) (?=[a-z]{2})", r"\1", heading)
-    hits = [(m.start(), lab) for lab, rx in _ADME_RE if (m := rx.search(heading))]
-    return min(hits)[1] if hits else "Other"
 
 
 def _parser():
@@ -135,27 +112,6 @@ def _clean_title(t: str) -> str:
     return re.sub(r"^\s*\d+(\.\d+)*\s*", "", " ".join(t.split()))
 
 
-def _inline_heading(p) -> tuple[str | None, str]:
-    """Split a leading bold/italic/underlined run ("Absorption:") from the paragraph text."""
-    first = next((c for c in p if isinstance(c.tag, str)), None)
-    lead = (p.text or "").strip()
-    if first is None or lead or first.tag != f"{V3}content" or not re.search(r"bold|italics|underline", first.get("styleCode", ""), re.I):
-        return None, _text(p)
-    head = _text(first)
-    full = _text(p)
-    rest = full[len(head):].lstrip()
-    if head.endswith((":", ".")) or rest.startswith((":", ".")):
-        rest = rest.lstrip(":.").strip()
-        heading = head.rstrip(":.").strip()
-        if heading and len(heading.split()) <= 8:
-            return heading, rest
-    return None, full
-
-
-def _is_heading_paragraph(text: str) -> bool:
-    return 0 < len(text) <= 60 and len(text.split()) <= 6 and not text.endswith((".", ";", ",")) and text[0].isupper()
-
-
 def find_pk_sections(root) -> list:
     return root.xpath(f"//v3:section[v3:code[@code='{PK_CODE}']]", namespaces=NS)
 
@@ -165,20 +121,30 @@ def find_pk_sections(root) -> list:
 _PK_SIBLING_CODES = {None, "", "42229-5", "43684-0", "34081-0", "34082-8"}
 
 
+def ingredient_names(root) -> frozenset[str]:
+    """The label's ingredients (canonical names, salts dropped), from its generic and active-ingredient names."""
+    names: set[str] = set()
+    for path in (".//v3:genericMedicine/v3:name", ".//v3:activeIngredientSubstance/v3:name"):
+        for el in root.iterfind(path, NS):
+            names |= ingredients(_text(el))
+    return frozenset(names)
+
+
 def iter_pk_paragraphs(root, *, include_tables: bool = False) -> Iterator[PkParagraph]:
     """Paragraphs of every pharmacokinetics section, in document order, with section path and heading."""
     index = 0
+    heads = Headings(ingredient_names(root))
     for sec in find_pk_sections(root):
-        paras = list(_walk(sec, [], (None, None), include_tables))
+        paras = list(_walk(sec, [], heads, include_tables))
         if not paras:
-            paras = list(_following_siblings(sec, include_tables))
+            paras = list(_following_siblings(sec, heads, include_tables))
         for para in paras:
             para.index = index
             index += 1
             yield para
 
 
-def _following_siblings(sec, include_tables: bool) -> Iterator[PkParagraph]:
+def _following_siblings(sec, heads: Headings, include_tables: bool) -> Iterator[PkParagraph]:
     """An empty PK section's content laid out as the sections after it (see the module docstring)."""
     component = sec.getparent()
     title_el = sec.find("v3:title", NS)
@@ -190,19 +156,19 @@ def _following_siblings(sec, include_tables: bool) -> Iterator[PkParagraph]:
         code = sib.find("v3:code", NS)
         if (code.get("code") if code is not None else None) not in _PK_SIBLING_CODES:
             break
-        yield from _walk(sib, [name], (None, None), include_tables)
+        yield from _walk(sib, [name], heads, include_tables)
 
 
-def _walk(sec, path: list[str], heads: tuple[str | None, str | None], include_tables: bool) -> Iterator[PkParagraph]:
-    """heads: (block heading from a section title or a heading paragraph, inline sub-heading)."""
+def _walk(sec, path: list[str], heads: Headings, include_tables: bool) -> Iterator[PkParagraph]:
+    """One section and its sub-sections; `heads` are the headings in force where it starts."""
     title_el = sec.find("v3:title", NS)
     title = _clean_title(_text(title_el)) if title_el is not None else ""
     path = path + [title] if title else path
     if title and path[1:]:  # a child section's title is a heading
-        heads = (title, None)
+        heads = heads.under(title)
 
     def para(text: str, kind: str) -> PkParagraph:
-        return PkParagraph(list(path), heads[1] or heads[0], 0, text, kind, [h for h in heads if h])
+        return PkParagraph(list(path), heads.most_specific, 0, text, kind, heads.names)
 
     text = sec.find("v3:text", NS)
     if text is not None:
@@ -220,23 +186,22 @@ def _walk(sec, path: list[str], heads: tuple[str | None, str | None], include_ta
                 continue
             t = " ".join("".join(loose).split())
             loose = [el.tail or ""] if el is not None else []
-            if t and _is_heading_paragraph(t):
-                heads = (t, None)
+            if t and is_heading_text(t):
+                heads = heads.under(t.rstrip(":").strip())
             elif t:
                 yield para(t, "paragraph")
             if tag == "paragraph":
-                t = _text(el)
-                if not t:
-                    continue
-                inline, rest = _inline_heading(el)
+                lines, inline, rest = split_paragraph(el)
+                for line in lines:
+                    heads = heads.under(line)
                 if inline:
-                    heads = (heads[0], inline)
+                    heads = heads.with_inline(inline)
                     if rest:
                         yield para(rest, "paragraph")
-                elif _is_heading_paragraph(t):
-                    heads = (t, None)
-                else:
-                    yield para(t, "paragraph")
+                elif rest and not lines and is_heading_text(rest):
+                    heads = heads.under(rest.rstrip(":").strip())
+                elif rest:
+                    yield para(rest, "paragraph")
             elif tag == "list":
                 for item in el.iterfind("v3:item", NS):
                     t = _text(item)

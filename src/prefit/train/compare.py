@@ -17,7 +17,7 @@ from pathlib import Path
 
 from prefit.jsonl import atomic_write, write_json_atomic
 from prefit.train.metrics import mean_sem
-from prefit.train.run import RunConfig, load_metrics, run
+from prefit.train.run import RunConfig, data_fingerprints, load_metrics, run
 from prefit.train.select import apply, carve_validation, method_grid, tag
 from prefit.train.stages import split_variant
 
@@ -79,14 +79,18 @@ def _run_or_reuse(cfg: RunConfig) -> dict:
 
 
 def same_training(old: dict, cfg: RunConfig) -> bool:
-    """Whether a finished run's config.json describes the training `cfg` would do: same method, data,
-    model, seed, length and pooling, and the same stages once defaults are resolved (a run made with
-    `--class-weights cb` equals one whose default is cb), or for a peer the same C."""
+    """Whether a finished run's config.json describes the training `cfg` would do: same method, data
+    files (paths, and contents when the run recorded their SHA-256), model, seed, length and
+    pooling, and the same stages once defaults are resolved (a run made with `--class-weights cb`
+    equals one whose default is cb), or for a peer the same C."""
     from prefit.train.peers import PEERS
     from prefit.train.stages import recipe
 
     run_old, new = old.get("run") or {}, asdict(cfg)
     if any(run_old.get(k) != new[k] for k in ("method", "train", "eval", "augmented", "model", "seed", "max_length", "pooling")):
+        return False
+    # Runs recorded before data fingerprints existed (no "data_sha256") are judged by their paths alone.
+    if "data_sha256" in old and old["data_sha256"] != data_fingerprints(cfg):
         return False
     if cfg.method in PEERS:
         return (run_old.get("recipe") or {}).get("peer_c") == cfg.recipe.peer_c

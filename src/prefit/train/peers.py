@@ -57,7 +57,7 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
 
     from prefit.jsonl import write_json_atomic
     from prefit.train.metrics import classification_metrics
-    from prefit.train.run import package_versions
+    from prefit.train.run import data_fingerprints, package_versions
 
     t0 = time.perf_counter()
     k = len(labels.labels)
@@ -72,7 +72,8 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     (out / "model").mkdir(exist_ok=True)
     joblib.dump(fitted, out / "model" / "sklearn.joblib")
     write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "method": cfg.method})
-    write_json_atomic(out / "config.json", {"run": asdict(cfg), "settings": settings, "versions": package_versions() | _sk_version()})
+    write_json_atomic(out / "config.json", {"run": asdict(cfg), "settings": settings, "versions": package_versions() | _sk_version(),
+                                             "data_sha256": data_fingerprints(cfg)})
     write_json_atomic(out / "metrics.json", metrics)
     return metrics
 

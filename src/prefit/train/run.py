@@ -55,6 +55,25 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def data_fingerprints(cfg: RunConfig) -> dict[str, str | None]:
+    """SHA-256 of each data file a run reads, so that a finished run is reused only for the same data
+    (a path alone says nothing once a file is rebuilt, e.g. after a parser fix changes the labels)."""
+    import hashlib
+
+    out: dict[str, str | None] = {}
+    for name in ("train", "eval", "augmented"):
+        path = getattr(cfg, name)
+        if path is None:
+            out[name] = None
+            continue
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out[name] = h.hexdigest()
+    return out
+
+
 def load_tokenizer(name: str | None):
     """Resolve the encoder name once and load its tokenizer; returns (tokenizer, resolved path)."""
     from transformers import AutoTokenizer
@@ -166,7 +185,7 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         tok.save_pretrained(out / "model")
         write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling})
         write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
-                                                 "device": str(device), "versions": package_versions(),
+                                                 "device": str(device), "versions": package_versions(), "data_sha256": data_fingerprints(cfg),
                                                  "torch_threads": torch.get_num_threads()})
         write_json_atomic(out / "metrics.json", metrics)  # last: its presence marks a finished run
         log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],

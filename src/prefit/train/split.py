@@ -23,28 +23,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefit.drugs import canonical_drug
 from prefit.errors import InputError
 from prefit.jsonl import Fields, read_records, write_json_atomic, write_jsonl_atomic
 
 log = logging.getLogger("prefit")
-
-
-_SALTS_AND_FORMS = {
-    "HYDROCHLORIDE", "HCL", "SODIUM", "POTASSIUM", "MAGNESIUM", "CALCIUM", "EPOLAMINE", "BITARTRATE", "SUCCINATE", "PHOSPHATE",
-    "SULFATE", "MALEATE", "TARTRATE", "MESYLATE", "BESYLATE", "ACETATE", "CITRATE", "TABLET", "TABLETS", "CAPSULE", "CAPSULES",
-    "ER", "XR", "SR", "DR", "EXTENDED", "DELAYED", "RELEASE", "ORAL", "SUSPENSION", "SOLUTION", "INJECTION", "KIT", "GEL", "MG",
-    "ML", "AND", "USP"}
-
-
-def canonical_drug(value: str) -> str:
-    """"DICLOFENAC SODIUM AND MISOPROSTOL" -> "DICLOFENAC + MISOPROSTOL"; "METFORMIN ER 500 MG" -> "METFORMIN"."""
-    parts = re.split(r"\s*(?:,|\+|/|\bAND\b|\bWITH\b|(?<=[A-Z])\s?-\s?(?=[A-Z]))\s*", value.upper())
-    out = set()
-    for part in parts:
-        words = [w for w in re.findall(r"[A-Z][A-Z-]*", part) if w.strip("-") not in _SALTS_AND_FORMS]
-        if words:
-            out.add(" ".join(words))
-    return " + ".join(sorted(out)) or value.upper().strip()
 
 
 def normalise(text: str) -> str:
