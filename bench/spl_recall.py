@@ -19,6 +19,7 @@ from _common import SHARED, machine, print_table, write_result  # noqa: E402
 
 def main() -> None:
     from prefit.errors import InputError
+    from prefit.serve_cli.headings import Headings
     from prefit.serve_cli.inputs import SplSource, iter_sources
     from prefit.serve_cli.spl import NS, _walk, find_pk_sections, iter_pk_paragraphs, parse
 
@@ -40,7 +41,7 @@ def main() -> None:
         if sections:
             with_section += 1
             with_paragraphs += bool(paras)
-            if paras and not any(True for s in sections for _ in _walk(s, [], (None, None), False)):
+            if paras and not any(True for s in sections for _ in _walk(s, [], Headings(), False)):
                 sibling_layout += 1
             if not paras:
                 empty = all(s.find("v3:text", NS) is None and not s.findall("v3:component/v3:section", NS) for s in sections)

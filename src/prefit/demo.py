@@ -4,7 +4,7 @@ From the 4-class 20 Newsgroups sample shipped in prefit/demo_data: hold out an e
 step-imbalanced training set (two classes keep 20%), augment it to balance (`aug backtranslate`
 when PREFIT_MODELS_DIR holds en-de/de-en models, else `aug eda`, and it says which), then train
 vanilla and two-stage with the packaged all-MiniLM-L6-v2 and print per-class F1 side by side.
-Then the drug-label pipeline: the shipped ADME paragraph set (810 distinct PK paragraphs of 23
+Then the drug-label pipeline: the shipped ADME paragraph set (957 distinct PK paragraphs of 23
 drugs from real DailyMed labels, bench/make_demo_adme.py) is balanced with `aug eda`, `train
 two-stage` trains on it, `train export --int8` exports it, and `score` labels the five shipped
 sample labels, whose drugs (naproxen, sildenafil, dutasteride, adalimumab, atorvastatin) the set
