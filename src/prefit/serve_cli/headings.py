@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from prefit.drugs import names_an_ingredient
 
-V3 = "{urn:hl7-org:v3}"
+V3 = "{urn:hl7-org:v3}"  # the SPL namespace, as lxml writes it in tags (spl.py uses it too)
 _ADME_RE = [
     ("Absorption", re.compile(r"absor|bioavailab|bioequival|food", re.I)),
     ("Distribution", re.compile(r"distribut|proteinbinding", re.I)),

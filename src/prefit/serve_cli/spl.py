@@ -23,13 +23,12 @@ from pathlib import Path
 
 from prefit.drugs import ingredients
 from prefit.errors import InputError
-from prefit.serve_cli.headings import Headings, adme_label_of, is_heading_text, split_paragraph
+from prefit.serve_cli.headings import V3, Headings, adme_label_of, is_heading_text, split_paragraph
 from prefit.serve_cli.headings import (
     adme_label as adme_label,  # re-exported: labels are read from here
 )
 
 NS = {"v3": "urn:hl7-org:v3"}
-V3 = "{urn:hl7-org:v3}"
 PK_CODE = "43682-4"
 ADME = ("Absorption", "Distribution", "Metabolism", "Excretion")
 
