@@ -1,15 +1,17 @@
 """ADME paragraphs of DailyMed labels, drugs held out: prefit against the peers a user would try first.
 
 corpus (../shared/data/spl-corpus/dailymed-rx-dev.zip, 713 real prescription labels) ->
-`score --extract-only` (PK paragraphs, label from the ADME heading) -> `train split` (de-duplicate
-by normalised text; generic drug names normalised; 20% of the drugs held out, seed 0) ->
+`score --extract-only` (PK paragraphs, label from the ADME heading; none where no heading names a
+topic) -> `train split` (de-duplicate by normalised text, unlabelled texts left out; generic drug
+names normalised; 20% of the drugs held out, seed 0) ->
 `aug eda --balance max` on the training side -> `train compare` per method, hyper-parameters
 chosen on a validation split grouped by drug (`--group-field group`), then --seeds on the whole
 training side, evaluated on the held-out drugs. Plus grouped 5-fold cross-validation over all
 distinct paragraphs (GroupKFold by drug; one seed per fold, the values chosen above), as the
 paper's ADME experiment did.
 
-Results on the labels of the earlier parser are kept in bench/results/adme_v1/ (not comparable).
+Results on the labels of earlier parsers are kept in bench/results/adme_v1/ and adme_v2/ (not
+comparable: other labels, and for v2 other held-out drugs).
 Runs record the SHA-256 of their data files, so a rebuilt split is never matched to old runs.
 
 Resumable across sessions like bench/quality.py: finished runs' metrics.json/config.json go to

@@ -3,8 +3,9 @@
 From the DailyMed dev corpus (../shared/data/spl-corpus, 713 labels): PK paragraphs with their
 heading-derived labels (`score --extract-only`), de-duplicated by normalised text (`train split`'s
 normalisation), minus every drug of the label samples the demo scores (naproxen, sildenafil,
-dutasteride, adalimumab, atorvastatin), so the demo scores drugs the model never saw. Every A/D/M/E
-paragraph is kept and at most --max-other "Other" ones (seeded). Each record keeps its source:
+dutasteride, adalimumab, atorvastatin), so the demo scores drugs the model never saw. Paragraphs
+that no heading gives a topic have no label (null) and are left out, as `train split` does. Every
+A/D/M/E paragraph is kept and at most --max-other "Other" ones (seeded). Each record keeps its source:
 the number of labels it occurs in, up to three of their set ids and versions, and the normalised
 drug group.
 
@@ -45,10 +46,14 @@ def main() -> None:
         if any(d in group for d in SCORED_DRUGS):
             continue
         rec = by_text.setdefault(normalise(r["text"]), {"text": r["text"], "labels": {}, "group": group, "sources": set()})
-        rec["labels"][r["label"]] = rec["labels"].get(r["label"], 0) + 1
+        if r["label"] is not None:
+            rec["labels"][r["label"]] = rec["labels"].get(r["label"], 0) + 1
         rec["sources"].add(f"{r['set_id']}@{r['version']}")
-    out = []
+    out, unlabelled = [], 0
     for rec in by_text.values():
+        if not rec["labels"]:
+            unlabelled += 1
+            continue
         label = max(rec["labels"], key=lambda lab: rec["labels"][lab])
         out.append({"id": f"p{len(out):05d}", "text": rec["text"], "label": label, "group": rec["group"],
                     "copies": len(rec["sources"]), "sources": sorted(rec["sources"])[:3]})
@@ -62,7 +67,7 @@ def main() -> None:
     for r in final:
         counts[r["label"]] = counts.get(r["label"], 0) + 1
     print(f"wrote {len(final)} paragraphs ({dest.stat().st_size / 1024:.0f} KB) to {dest}: {dict(sorted(counts.items()))}; "
-          f"{len({r['group'] for r in final})} drug groups")
+          f"{len({r['group'] for r in final})} drug groups; {unlabelled} distinct paragraphs without a label left out")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def main() -> None:
                 misses.append({"label": src.name, "reason": "empty pharmacokinetics section, no sibling sub-sections" if empty else
                                "pharmacokinetics section without text paragraphs"})
         paragraphs += len(paras)
-        by_label.update(p.label for p in paras)
+        by_label.update(p.label or "(no label)" for p in paras)  # None: no heading names a topic
     sec = time.perf_counter() - t0
     recall = with_paragraphs / with_section if with_section else float("nan")
     print_table(["labels", "with a 43682-4 section", "with PK paragraphs", "recall", "empty-section layout", "paragraphs", "labels/s"],

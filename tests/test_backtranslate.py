@@ -180,11 +180,12 @@ BAD = [
     ('{"id": "1", "text": "ok text", "label": "a"}\n{"id": "2", "label": "a"}', 2, "text", "missing"),
     ('{"id": "1", "text": "   ", "label": "a"}', 1, "text", "empty text"),
     ('{"id": "1", "text": "ok text", "label": "a"}\n\n{"id": "2", "text": "ok", "label": 3}', 3, "label", "expected a string label"),
+    ('{"id": "1", "text": "ok text", "label": "a"}\n{"id": "2", "text": "ok", "label": null}', 2, "label", "an unlabelled record"),
     ('[1, 2]', 1, None, "expected a JSON object"),
 ]
 
 
-@pytest.mark.parametrize("content,line,field,msg", BAD, ids=["broken-json", "missing-text", "empty-text", "int-label", "not-object"])
+@pytest.mark.parametrize("content,line,field,msg", BAD, ids=["broken-json", "missing-text", "empty-text", "int-label", "null-label", "not-object"])
 @pytest.mark.parametrize("command", ["backtranslate", "eda"])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, models_dir, content, line, field, msg, command):
     inp = tmp_path / "bad.jsonl"

@@ -114,7 +114,8 @@ def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 10 + 25
-    assert [x["label"] for x in rows[:5]] == ["Other", "Absorption", "Distribution", "Metabolism", "Excretion"]
+    # the first paragraph sits under the section title alone: no heading gives it a topic, so no label
+    assert [x["label"] for x in rows[:5]] == [None, "Absorption", "Distribution", "Metabolism", "Excretion"]
     assert rows[-1]["source"] == f"{z}!0b0be196.xml" and rows[0]["set_id"] == "570974d4-0d5b-4df2-b307-37380511835d"
     assert "otc-cough-no-pk.xml: no pharmacokinetics section" in r.output
     # a broken file is reported and skipped, the rest kept; documents already in OUT are not redone
@@ -368,3 +369,32 @@ def test_plain_inline_headings_and_labels_from_heading_words():
     ingredient_major = h.under("Naproxen").under("Absorption").under("Distribution").under("Esomeprazole")
     assert ingredient_major.names == ["Esomeprazole"]
     assert h.under("Naproxen").under("Distribution").names == ["Naproxen", "Distribution"]
+
+
+def test_paragraphs_that_no_heading_gives_a_topic_have_no_label():
+    """Real label of butalbital + aspirin + caffeine: under the section title only the ingredient
+    names head its paragraphs ("Aspirin", "Butalbital", "Caffeine"), and they speak of absorption,
+    distribution, metabolism and excretion alike. Such paragraphs have no label (None), not Other,
+    and a paragraph straight under the section title neither; a heading naming another topic is
+    Other, and an ingredient heading under an ADME heading keeps that heading's label."""
+    rows = _labelled("e31096f4-162f-44bd-a211-9c2873acfe54")
+    assert len(rows) == 16 and {r[0] for r in rows} == {None}
+    assert rows[0][1:] == ([], "The behavior of the individual component")
+    assert [r[1] for r in rows[1:]] == [["Aspirin"]] * 6 + [["Butalbital"]] * 5 + [["Caffeine"]] * 4
+    xml = """<?xml version="1.0"?>
+<document xmlns="urn:hl7-org:v3"><setId root="s"/><versionNumber value="1"/>
+<component><structuredBody><component><section><code code="43682-4"/><title>Pharmacokinetics</title><text>
+<paragraph>Naproxen is rapidly absorbed; its volume of distribution is 0.16 L/kg.</paragraph>
+<paragraph><content styleCode="bold">Naproxen:</content> bioavailability is 95%.</paragraph>
+<paragraph><content styleCode="bold">Absorption</content></paragraph>
+<paragraph><content styleCode="bold">Naproxen:</content> bioavailability is 95%.</paragraph>
+<paragraph><content styleCode="bold">Special Populations</content></paragraph>
+<paragraph>Naproxen clearance is lower in the elderly.</paragraph>
+</text></section></component></structuredBody>
+<manufacturedProduct><manufacturedProduct><asEntityWithGeneric><genericMedicine><name>NAPROXEN SODIUM</name></genericMedicine>
+</asEntityWithGeneric></manufacturedProduct></manufacturedProduct></component></document>"""
+    from prefit.serve_cli.spl import parse as parse_xml
+
+    paras = list(iter_pk_paragraphs(parse_xml(xml.encode())[1]))
+    assert [(p.label, p.headings) for p in paras] == [
+        (None, []), (None, ["Naproxen"]), ("Absorption", ["Absorption", "Naproxen"]), ("Other", ["Special Populations"])]

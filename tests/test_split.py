@@ -68,3 +68,26 @@ def test_split_without_group_field(tmp_path):
     train_ids = {x["id"] for x in read_jsonl(tmp_path / "s" / "train.jsonl")}
     assert len(test) == 10 and not train_ids & {x["id"] for x in test} and len(train_ids) == 30
     assert "split\ta\tb\ttotal\n" in r.output
+
+
+def test_null_labels_are_left_out_and_counted_and_do_not_vote(tmp_path):
+    """`score --extract-only` writes a null label where no heading names a topic. `train split`
+    keeps such texts out of both sides and counts them; a text with a labelled copy keeps it."""
+    rows = _rows()
+    rows.append({"text": "Paragraph 1 about drug 3: distribution details.", "label": None, "generic_names": ["NAPROXEN SODIUM"]})
+    rows += [{"text": f"No heading {k}.", "label": None, "generic_names": ["CELECOXIB"]} for k in range(3)]
+    rows.append({"text": "no heading 0", "label": None, "generic_names": ["IBUPROFEN"]})  # a copy of the one above
+    src = write_jsonl(tmp_path / "paras.jsonl", rows)
+    out = tmp_path / "split"
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "generic_names", "--group-normalise", "drug"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "split.json").read_text())
+    assert (s["records_in"], s["distinct"], s["unlabelled"], s["label_conflicts"]) == (126, 40, 3, 1)
+    assert "3 more without a label, left out" in r.output
+    kept = read_jsonl(out / "train.jsonl") + read_jsonl(out / "test.jsonl")
+    assert not any(x["text"].startswith("No heading") for x in kept)
+    same = next(x for x in kept if x["text"].startswith("Paragraph 1 about drug 3"))
+    assert same["label"] == "Distribution" and same["copies"] == 4  # 4 occurrences; the null one did not vote
+    write_jsonl(src, [{"text": "a", "label": None}, {"text": "b", "label": None}])
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "paras.jsonl" in r.output and "every label is null" in r.output

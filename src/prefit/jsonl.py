@@ -189,6 +189,9 @@ def validate_record(
         if fields.label not in obj:
             raise InputError("missing", file=path, line=lineno, field=fields.label)
         label = obj[fields.label]
+        if label is None:
+            raise InputError("null: an unlabelled record (`score --extract-only` writes null where no heading names a topic); "
+                             "leave it out, as `train split` does", file=path, line=lineno, field=fields.label)
         if not isinstance(label, str):
             raise InputError(
                 f"expected a string label, found {type(label).__name__} ({json.dumps(label)})",

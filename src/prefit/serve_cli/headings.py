@@ -16,6 +16,12 @@ under a topic heading and a topic heading under an ingredient one, whichever cam
 of the first kind replaces both. The label is that of the most specific heading naming an ADME
 process. Food-effect headings count as Absorption, where the FDA's labeling guidance for section
 12.3 places the effect of food.
+
+A paragraph with no heading naming a topic — none at all below the section title, or only the
+names of the label's own ingredients ("Aspirin", "Caffeine") — has no label (None), not Other:
+its text may be about any process ("Systemic exposure with Voltaren Gel is 17 times lower than
+with oral treatment"), and such paragraphs are what a trained model is for. Other means a heading
+that names something else (Special Populations, Drug Interactions, ...).
 """
 
 from __future__ import annotations
@@ -81,6 +87,11 @@ class Headings:
     @property
     def names(self) -> list[str]:
         return [h for h, _ in self.block] + ([self.inline] if self.inline else [])
+
+    @property
+    def topic(self) -> bool:
+        """Whether some heading in force names a topic, not only one of the label's ingredients."""
+        return any(not ing for _, ing in self.block) or bool(self.inline and not names_an_ingredient(self.inline, self.ingredients))
 
     @property
     def most_specific(self) -> str | None:

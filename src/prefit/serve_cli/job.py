@@ -45,7 +45,7 @@ class ParagraphRecord:
     paragraph_index: int
     kind: str
     text: str
-    label: str
+    label: str | None  # from the headings (spl.py); None where no heading names a topic
     predicted_label: str | None = None
     probabilities: dict | None = None
 

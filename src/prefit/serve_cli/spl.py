@@ -52,10 +52,12 @@ class PkParagraph:
     text: str
     kind: str  # paragraph | list | table
     headings: list[str] = field(default_factory=list)  # [block heading, inline sub-heading], outermost first
+    topic: bool = True  # some heading names a topic (not only an ingredient); else no label
 
     @property
-    def label(self) -> str:
-        return adme_label_of(self.headings)
+    def label(self) -> str | None:
+        """A/D/M/E or Other from the headings; None where no heading names a topic (headings.py)."""
+        return adme_label_of(self.headings) if self.topic else None
 
 
 def _parser():
@@ -167,7 +169,7 @@ def _walk(sec, path: list[str], heads: Headings, include_tables: bool) -> Iterat
         heads = heads.under(title)
 
     def para(text: str, kind: str) -> PkParagraph:
-        return PkParagraph(list(path), heads.most_specific, 0, text, kind, heads.names)
+        return PkParagraph(list(path), heads.most_specific, 0, text, kind, heads.names, heads.topic)
 
     text = sec.find("v3:text", NS)
     if text is not None:

@@ -270,7 +270,10 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 @overwrite_option("Replace an existing split in OUTPUT.")
 @log_options
 def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field, overwrite, quiet, verbose):
-    """De-duplicate INPUT by normalised text and split it into train/test, groups never on both sides."""
+    """De-duplicate INPUT by normalised text and split it into train/test, groups never on both sides.
+
+    A null label means unlabelled (`score --extract-only` writes it for a paragraph that no heading
+    gives a topic): such texts are left out and counted."""
     from prefit.errors import InputError
     from prefit.jsonl import Fields
     from prefit.train.split import dedupe_and_split
@@ -282,7 +285,8 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
                          normalise_groups=group_normalise, fields=Fields(text_field, label_field))
     if quiet:
         return
-    echo_err(f"{s.records_in} records, {s.distinct} distinct ({s.label_conflicts} with conflicting labels, majority kept)"
+    echo_err(f"{s.records_in} records, {s.distinct} distinct ({s.label_conflicts} with conflicting labels, majority kept"
+             + (f"; {s.unlabelled} more without a label, left out" if s.unlabelled else "") + ")"
              + (f"; {s.groups} groups" + (f", {s.merged_groups} after normalising drug names" if group_normalise == "drug" else "") if group_field else ""))
     labels = sorted({lab for c in s.counts.values() for lab in c})
     echo_err("split\t" + "\t".join(labels) + "\ttotal" + ("\tgroups" if group_field else ""))

@@ -3,7 +3,9 @@
 DailyMed holds many manufacturers' copies of one drug's label, so the same paragraph occurs dozens
 of times; a random split puts copies of a test paragraph in training and measures memory. Here:
 1. de-duplicate by normalised text (case, spacing and punctuation ignored); copies that disagree
-   on the label keep the most common one (ties: the first), and are counted;
+   on the label keep the most common one (ties: the first), and are counted. A null label means
+   "unlabelled" (`score --extract-only` writes it where no heading names a topic): such copies do
+   not vote, and a text with no labelled copy is left out of both sides and counted;
 2. group by a field (e.g. `generic_names`; a list counts as one value); with drug names
    normalised (`normalise_groups="drug"`), salts, dosage forms and strengths are dropped and the
    ingredients sorted, so "METFORMIN ER 500 MG" and "METFORMIN HYDROCHLORIDE" are one group and
@@ -20,7 +22,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from prefit.drugs import canonical_drug
@@ -49,10 +51,11 @@ def group_value(value, path, line: int, name: str) -> str:
 @dataclass
 class SplitSummary:
     records_in: int
-    distinct: int
+    distinct: int  # distinct labelled texts, the records of the split
     label_conflicts: int
     groups: int
     merged_groups: int  # groups after normalisation
+    unlabelled: int = 0  # distinct texts left out: no copy has a label (null)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> records
     groups_per_split: dict[str, list[str]] = field(default_factory=dict)
 
@@ -61,18 +64,22 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
                      normalise_groups: str = "none", fields: Fields = Fields()) -> SplitSummary:
     """Write OUT_DIR/train.jsonl, OUT_DIR/test.jsonl and OUT_DIR/split.json."""
 
-    records = read_records(path, fields)
+    records = [replace(r, label=_label(r, path, fields)) for r in read_records(path, fields, require_label=False)]
     by_text: dict[str, list] = {}
     for r in records:
         by_text.setdefault(normalise(r.text), []).append(r)
-    rows, conflicts, raw_groups = [], 0, set()
-    for key, copies in by_text.items():
+    rows, conflicts, raw_groups, unlabelled = [], 0, set(), 0
+    for key, all_copies in by_text.items():
+        copies = [r for r in all_copies if r.label is not None]
+        if not copies:
+            unlabelled += 1
+            continue
         labels = Counter(r.label for r in copies)
         label = max(labels, key=lambda lab: (labels[lab], -next(i for i, r in enumerate(copies) if r.label == lab)))
         conflicts += len(labels) > 1
         first = copies[0]
         row = dict(first.data)
-        row.update({"id": hashlib.sha1(key.encode()).hexdigest()[:16], fields.text: first.text, fields.label: label, "copies": len(copies)})
+        row.update({"id": hashlib.sha1(key.encode()).hexdigest()[:16], fields.text: first.text, fields.label: label, "copies": len(all_copies)})
         if group_field:
             # copies from several groups (the same text in two drugs' labels): the most common group, once
             names = [group_value(r.data[group_field], path, r.line, group_field) if group_field in r.data else
@@ -81,13 +88,15 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
             keys = Counter(canonical_drug(n) if normalise_groups == "drug" and not n.startswith("(no ") else n for n in names)
             row["group"] = max(keys, key=lambda k: (keys[k], k))
         rows.append(row)
+    if not rows:
+        raise InputError("no labelled records: every label is null", file=path, field=fields.label)
     n_groups = len(raw_groups) if group_field else len(rows)
     groups = [r["group"] for r in rows] if group_field else [r["id"] for r in rows]
     if len(set(groups)) < 2:
         raise InputError(f"{len(set(groups))} group: a grouped split needs at least 2", file=path)
     tr, te = balanced_group_split([r[fields.label] for r in rows], groups, test_fraction, seed)
     out = Path(out_dir)
-    summary = SplitSummary(len(records), len(rows), conflicts, n_groups, len(set(groups)))
+    summary = SplitSummary(len(records), len(rows), conflicts, n_groups, len(set(groups)), unlabelled)
     for name, idx in (("train", sorted(tr)), ("test", sorted(te))):
         part = [rows[i] for i in idx]
         write_jsonl_atomic(out / f"{name}.jsonl", part)
@@ -116,6 +125,20 @@ def balanced_group_split(y: list[str], groups: list[str], fraction: float, seed:
         if cost < best_cost:
             best, best_cost = (tr, te), cost
     return best
+
+
+def _label(r, path, fields: Fields) -> str | None:
+    """A record's label; None for a null label (unlabelled)."""
+    if fields.label not in r.data:
+        raise InputError("missing", file=path, line=r.line, field=fields.label)
+    label = r.data[fields.label]
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise InputError(f"expected a string label or null, found {type(label).__name__}", file=path, line=r.line, field=fields.label)
+    if not label.strip():
+        raise InputError("empty label", file=path, line=r.line, field=fields.label)
+    return label
 
 
 def _missing(path, line: int, name: str):
