@@ -40,7 +40,7 @@ class Record:
 
     id: str
     text: str
-    label: str
+    label: str | None  # None only where null labels were allowed (unlabelled)
     line: int
     data: dict[str, Any]
 
@@ -163,10 +163,12 @@ def iter_records(
     fields: Fields = Fields(),
     *,
     require_label: bool = True,
+    null_label: bool = False,
 ) -> Iterator[Record]:
-    """Yield validated records. Text must be a non-empty string, label a string."""
+    """Yield validated records. Text must be a non-empty string, label a string (or, with
+    `null_label`, null: an unlabelled record, whose label is None)."""
     for lineno, obj in iter_objects(path):
-        yield validate_record(obj, path, lineno, fields, require_label=require_label)
+        yield validate_record(obj, path, lineno, fields, require_label=require_label, null_label=null_label)
 
 
 def validate_record(
@@ -176,6 +178,7 @@ def validate_record(
     fields: Fields,
     *,
     require_label: bool = True,
+    null_label: bool = False,
 ) -> Record:
     if fields.text not in obj:
         raise InputError("missing", file=path, line=lineno, field=fields.text)
@@ -189,6 +192,8 @@ def validate_record(
         if fields.label not in obj:
             raise InputError("missing", file=path, line=lineno, field=fields.label)
         label = obj[fields.label]
+        if label is None and null_label:
+            return Record(id=str(obj.get("id", lineno)), text=text, label=None, line=lineno, data=obj)
         if label is None:
             raise InputError("null: an unlabelled record (`score --extract-only` writes null where no heading names a topic); "
                              "leave it out, as `train split` does", file=path, line=lineno, field=fields.label)

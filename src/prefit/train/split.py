@@ -22,7 +22,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefit.drugs import canonical_drug
@@ -64,7 +64,7 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
                      normalise_groups: str = "none", fields: Fields = Fields()) -> SplitSummary:
     """Write OUT_DIR/train.jsonl, OUT_DIR/test.jsonl and OUT_DIR/split.json."""
 
-    records = [replace(r, label=_label(r, path, fields)) for r in read_records(path, fields, require_label=False)]
+    records = read_records(path, fields, null_label=True)
     by_text: dict[str, list] = {}
     for r in records:
         by_text.setdefault(normalise(r.text), []).append(r)
@@ -125,20 +125,6 @@ def balanced_group_split(y: list[str], groups: list[str], fraction: float, seed:
         if cost < best_cost:
             best, best_cost = (tr, te), cost
     return best
-
-
-def _label(r, path, fields: Fields) -> str | None:
-    """A record's label; None for a null label (unlabelled)."""
-    if fields.label not in r.data:
-        raise InputError("missing", file=path, line=r.line, field=fields.label)
-    label = r.data[fields.label]
-    if label is None:
-        return None
-    if not isinstance(label, str):
-        raise InputError(f"expected a string label or null, found {type(label).__name__}", file=path, line=r.line, field=fields.label)
-    if not label.strip():
-        raise InputError("empty label", file=path, line=r.line, field=fields.label)
-    return label
 
 
 def _missing(path, line: int, name: str):
