@@ -92,21 +92,31 @@ def sync_runs(compare: Path, store: Path, direction: str) -> int:
     return n
 
 
-def tabulate(store: Path, methods: list[str], seeds: list[str]) -> dict:
+def tabulate(store: Path, methods: list[str], seeds: list[str], proxy_epochs: int | None = None) -> dict:
     """The table so far from the committed run store: each method over the seeds it has finished
-    (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates."""
+    (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates.
+
+    Selection runs of a shorter proxy (`train compare --select-epochs N`: TAG__proxy-epochs-N) and
+    full ones are told apart: "best" is the choice of the kind this bench uses (the proxy when
+    `proxy_epochs` is given and its runs exist); where both kinds ran, "best_full" and
+    "best_proxy" show whether the proxy picks what full selection picks."""
     from prefit.train.compare import aggregate
 
     runs, done, selection = {}, {}, {}
+    suffix = f"__proxy-epochs-{proxy_epochs}" if proxy_epochs else None
     for m in methods:
         ms = [json.loads((store / m / f"seed-{s}" / "metrics.json").read_text()) for s in seeds
               if (store / m / f"seed-{s}" / "metrics.json").exists()]
         if ms:
             runs[m], done[m] = ms, [str(x["seed"]) for x in ms]
         cands = sorted((store / "selection" / m).glob("*/metrics.json")) if (store / "selection" / m).exists() else []
-        if cands:
-            scored = [{"run": c.parent.name, "macro_f1": json.loads(c.read_text())["macro_f1"]} for c in cands]
-            selection[m] = {"candidates": scored, "best": max(scored, key=lambda c: c["macro_f1"])["run"]}
+        scored = [{"run": c.parent.name, "macro_f1": json.loads(c.read_text())["macro_f1"]} for c in cands]
+        full = [c for c in scored if "__proxy-epochs-" not in c["run"]]
+        proxy = [c for c in scored if suffix and c["run"].endswith(suffix)]
+        kinds = {k: max(v, key=lambda c: c["macro_f1"])["run"].split("__")[0] for k, v in (("full", full), ("proxy", proxy)) if v}
+        if kinds:
+            selection[m] = {"candidates": scored, "best": kinds.get("proxy", kinds.get("full")),
+                            **({"best_full": kinds["full"], "best_proxy": kinds["proxy"]} if len(kinds) == 2 else {})}
     summary = aggregate(runs) if runs else {}
     for m in summary:
         summary[m]["seeds"] = done[m]
@@ -122,12 +132,17 @@ def markdown(summary: dict, selection: dict) -> str:
     for m, row in summary.items():
         n = len(row["seeds"])
         cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n > 1 else "") for k, _ in cols]
-        lines.append(f"| {m} | {n} | " + " | ".join(cells) + f" | {selection.get(m, {}).get('best', '-')} |")
+        sel = selection.get(m, {})
+        chosen = sel.get("best", "-") + (f" (proxy; full selection: {sel['best_full']})" if "best_full" in sel else "")
+        lines.append(f"| {m} | {n} | " + " | ".join(cells) + f" | {chosen} |")
     return "\n".join(lines) + "\n"
 
 
-def add_compare_args(ap, methods: str, select: list[str], max_length: int, work: str) -> None:
+def add_compare_args(ap, methods: str, select: list[str], max_length: int, work: str, select_epochs: int | None = None) -> None:
     """The options bench/quality.py and bench/adme.py share."""
+    ap.add_argument("--select-epochs", type=int, default=select_epochs,
+                    help="Selection candidates train their last stage this many epochs (a shorter proxy; 0: the recipe's)"
+                    f" (default: {select_epochs or 0})")
     ap.add_argument("--methods", default=methods)
     ap.add_argument("--seeds", default="7,42,106")
     ap.add_argument("--select", action="append", default=None, help=f"NAME=V1,V2 (default: {' '.join(select)})")

@@ -6,7 +6,10 @@ rest made imbalanced with `aug imbalance --kind step|longtail --ratio 0.1 --seed
 `aug eda --balance max`. Then `train compare --select ...` per method: every method picks its
 learning rate (the peers their C) on a stratified validation split of the training file, then
 trains --seeds on the whole training file and is evaluated on the test split. Selection never
-reads the test split.
+reads the test split. To make the table fit in a few sessions, candidates are ranked on a shorter
+proxy (`--select-epochs 1`: the last stage trained 1 epoch instead of 3); the methods whose full
+selection ran in earlier sessions keep those runs, and the table shows where proxy and full
+selection agree. `--select-epochs 0` selects with the full recipe.
 
 Resumable across sessions: each finished run's metrics.json and config.json (a few KB, no
 weights) are copied to bench/results/quality_runs/PROTOCOL/ as soon as the run ends; a later
@@ -77,7 +80,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--protocol", choices=["step", "longtail", "both"], default="step")
-    add_compare_args(ap, METHODS, SELECT, 128, str(RESULTS / "quality_work"))
+    add_compare_args(ap, METHODS, SELECT, 128, str(RESULTS / "quality_work"), select_epochs=1)
     ap.add_argument("--test-per-class", type=int, default=100)
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -90,7 +93,7 @@ def main() -> None:
         make_data(work, protocol, args.test_per_class, bindir)
         print(f"restored {sync_runs(work / 'compare', store, 'restore')} finished run(s) from {store}")
         common = ["--train", "train.jsonl", "--augmented", "augmented.jsonl", "--eval", "test.jsonl", "--max-length", str(args.max_length),
-                  *select, "-o", "compare", "-q"]
+                  *select, *(["--select-epochs", str(args.select_epochs)] if args.select_epochs else []), "-o", "compare", "-q"]
         done = True
         for k in range(1, 0 if args.tabulate_only else len(seeds) + 1):
             for method in methods:
@@ -102,7 +105,7 @@ def main() -> None:
             if not done:
                 break
         # The table so far: every method over the seeds it has finished, from the committed store.
-        table = tabulate(store, methods, seeds)
+        table = tabulate(store, methods, seeds, args.select_epochs or None)
         if not table["summary"]:
             print("no run finished yet; nothing to tabulate")
             continue

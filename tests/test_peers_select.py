@@ -108,6 +108,29 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
     assert "chosen on validation" in md and "| tfidf-lr |" in md
 
 
+def test_select_epochs_ranks_candidates_on_a_shorter_proxy_and_trains_the_seeds_in_full(separable, tiny_bert, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", "--model", str(tiny_bert), "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out),
+            "--methods", "vanilla,tfidf-lr", "--seeds", "1", "--select", "lr=1e-4,1e-3", "--select", "c=1", "--epochs", "2",
+            "--max-length", "32", "-q"]
+    r = CliRunner().invoke(train, [*args, "--select-epochs", "1"])
+    assert r.exit_code == 0, r.output
+    sel = json.loads((out / "results.json").read_text())["selection"]
+    assert [c["params"] for c in sel["vanilla"]["candidates"]] == [{"lr": 1e-4}, {"lr": 1e-3}]
+    assert all(c["proxy_epochs"] == 1 for c in sel["vanilla"]["candidates"])
+    assert "proxy_epochs" not in sel["tfidf-lr"]["candidates"][0]  # the peers need no proxy
+    for lr in ("0.0001", "0.001"):
+        stages = json.loads((out / "selection" / "vanilla" / f"lr-{lr}__proxy-epochs-1" / "config.json").read_text())["stages"]
+        assert stages[-1]["epochs"] == 1 and stages[-1]["lr"] == float(lr)
+    assert not (out / "selection" / "vanilla" / "lr-0.0001").exists()
+    final = json.loads((out / "vanilla" / "seed-1" / "config.json").read_text())
+    assert final["stages"][-1]["epochs"] == 2 and final["stages"][-1]["lr"] == sel["vanilla"]["chosen"]["lr"]
+    assert "(1-epoch proxy)" in (out / "results.md").read_text()
+
+    r = CliRunner().invoke(train, [*args, "--select", "epochs=1,2", "--select-epochs", "1"])
+    assert r.exit_code != 0 and "--select-epochs" in r.output
+
+
 def test_export_refuses_a_peer_run(separable, tmp_path):
     out = tmp_path / "tfidf"
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out),

@@ -211,8 +211,11 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
 @click.option("--select-metric", type=click.Choice(["non_majority_micro_f1", "micro_f1", "macro_f1", "minority_mean_f1"]),
               default="macro_f1", show_default=True,
               help="Metric maximised on the validation split. macro-F1 weighs every class alike, as a class-balanced test set does.")
+@click.option("--select-epochs", type=click.IntRange(min=1), default=None,
+              help="A shorter proxy: selection candidates train the last stage for this many epochs (the seeds keep --epochs).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Comparison directory.")
-def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_seed, group_field, select_metric, output, **kw):
+def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_seed, group_field, select_metric, select_epochs, output,
+                **kw):
     """Run METHODS x SEEDS; write results.md, results.json and per_class_f1.png (mean ± SEM).
 
     With --select, each method's values are chosen on a validation split carved from --train
@@ -246,8 +249,10 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
     from prefit.train.select import parse_grid
 
     grid = parse_grid(list(select_specs))
+    if select_epochs is not None and (not grid or "epochs" in grid):
+        raise click.UsageError("--select-epochs needs --select, and cannot be combined with --select epochs=...")
     table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output, grid=grid, val_fraction=val_fraction,
-                    select_seed=select_seed, group_field=group_field, select_metric=select_metric)
+                    select_seed=select_seed, group_field=group_field, select_metric=select_metric, select_epochs=select_epochs)
     import json
 
     if kw["quiet"]:

@@ -28,13 +28,14 @@ SUMMARY_METRICS = ("accuracy", "micro_f1", "macro_f1", "non_majority_micro_f1", 
 
 def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str | Path, *, grid: dict[str, list[float]] | None = None,
             val_fraction: float = 0.2, select_seed: int = 0, group_field: str | None = None,
-            select_metric: str = "macro_f1") -> dict:
+            select_metric: str = "macro_f1", select_epochs: int | None = None) -> dict:
     from prefit.train.peers import PEERS
 
     out_dir = Path(out_dir)
     n_select = sum(len(method_grid(m, grid, m in PEERS, split_variant(m)[0] in ("two-stage", "lpft"))) for m in methods) if grid else 0
     counter = RunCounter(n_select + len(methods) * len(seeds))
-    selection = select(base, methods, out_dir, grid, val_fraction, select_seed, group_field, select_metric, counter) if grid else {}
+    selection = select(base, methods, out_dir, grid, val_fraction, select_seed, group_field, select_metric, counter,
+                       proxy_epochs=select_epochs) if grid else {}
     runs: dict[str, list[dict]] = {}
     for method in methods:
         cfg = replace(base, method=method, cache_dir=str(out_dir / "cache"))
@@ -98,9 +99,14 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
 
 
 def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, list[float]], val_fraction: float, select_seed: int,
-           group_field: str | None, metric: str, counter: RunCounter | None = None) -> dict:
+           group_field: str | None, metric: str, counter: RunCounter | None = None, *, proxy_epochs: int | None = None) -> dict:
     """Per method: every candidate of the grid trained on the training file minus a validation split and
-    scored on that split; the best by `metric` (first on ties). Never reads the evaluation file."""
+    scored on that split; the best by `metric` (first on ties). Never reads the evaluation file.
+
+    With `proxy_epochs`, a transformer method's candidates train their last stage (the one that
+    finetunes the whole model) for that many epochs instead of the recipe's: a shorter proxy that
+    ranks the candidates; the chosen values then train the seeds with the recipe's epochs. Their
+    runs go to `TAG__proxy-epochs-N`, so proxy and full selection runs never replace each other."""
     from prefit.train.peers import PEERS
 
     sel_dir = out_dir / "selection"
@@ -113,15 +119,17 @@ def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, l
         is_peer = method in PEERS
         cands = method_grid(method, grid, is_peer, split_variant(method)[0] in ("two-stage", "lpft"))
         scored = []
+        proxy = proxy_epochs if proxy_epochs and not is_peer else None
         for params in cands:
+            trained = {**params, "epochs": proxy} if proxy else params
+            name = tag(params) + (f"__proxy-epochs-{proxy}" if proxy else "")
             cfg = replace(base, method=method, seed=select_seed, train=split.train, eval=split.val, augmented=split.augmented,
-                          recipe=apply(base.recipe, params), output=str(sel_dir / method / tag(params)),
-                          cache_dir=str(out_dir / "cache"))
+                          recipe=apply(base.recipe, trained), output=str(sel_dir / method / name), cache_dir=str(out_dir / "cache"))
             if counter is not None:
-                counter.next(f"selection {method} {tag(params)}")
+                counter.next(f"selection {method} {name}")
             m = _run_or_reuse(cfg)
-            scored.append({"params": params, metric: m[metric]})
-            log.info("selection %s %s: %s %.4f", method, tag(params), metric, m[metric])
+            scored.append({"params": params, metric: m[metric], **({"proxy_epochs": proxy} if proxy else {})})
+            log.info("selection %s %s: %s %.4f", method, name, metric, m[metric])
         best = max(scored, key=lambda c: c[metric])  # max keeps the first of equal scores
         out[method] = {"chosen": best["params"], "metric": metric, "candidates": scored}
     write_json_atomic(sel_dir / "selection.json", {"split": asdict(split), "seed": select_seed, "group_field": group_field,
@@ -158,7 +166,10 @@ def markdown_table(table: dict, n_seeds: int, selection: dict | None = None) -> 
     for method, row in table.items():
         cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n_seeds > 1 else "") for k, _ in cols]
         if selection:
-            cells.append(", ".join(f"{k} {v:g}" for k, v in selection.get(method, {}).get("chosen", {}).items()) or "defaults")
+            sel = selection.get(method, {})
+            proxy = next((c["proxy_epochs"] for c in sel.get("candidates", []) if "proxy_epochs" in c), None)
+            cells.append((", ".join(f"{k} {v:g}" for k, v in sel.get("chosen", {}).items()) or "defaults")
+                         + (f" ({proxy}-epoch proxy)" if proxy else ""))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
