@@ -18,7 +18,10 @@ Resumable across sessions like bench/quality.py: finished runs' metrics.json/con
 bench/results/adme_runs/ as soon as they end and are restored into the work folder next time.
 Writes bench/results/adme.json: summary[method][metric] = {"mean", "sem"} (micro_f1, macro_f1,
 non_majority_micro_f1, minority_mean_f1, per_class_f1), "always-other" for scale, the chosen
-values, the class counts, and cv.summary of the same shape over the folds.
+values, the class counts, and cv.summary of the same shape over the folds, with cv.per_fold and
+cv.paired: per fold, each transformer method's score minus each peer's (and vanilla's) on the
+same test drugs — mean ± SEM over folds and the folds won, since folds differ in difficulty far
+more than methods do.
 
     python bench/adme.py [--seeds 7,42,106] [--methods ...] [--folds 5] [--budget-minutes M]
 """
@@ -150,10 +153,36 @@ def main() -> None:
                 if m_path.exists():
                     cv.setdefault(method, []).append(json.loads(m_path.read_text()))
         full = {m: v for m, v in cv.items() if len(v) == args.folds}
+        keys = ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
         payload["cv"] = {"folds": args.folds, "complete": sorted(full), "summary": {
-            m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in ("micro_f1", "macro_f1", "non_majority_micro_f1")}
-            for m, v in full.items()}}
+            m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in keys}
+            | {"per_class_f1": {lab: dict(zip(("mean", "sem"), mean_sem([r["per_class"][lab]["f1"] for r in v]))) for lab in v[0]["per_class"]}}
+            for m, v in full.items()},
+            "per_fold": {m: [{"n": r["n"], **{key: r[key] for key in keys}} for r in v] for m, v in full.items()},
+            # Folds differ far more in difficulty than methods do, so the fold-to-fold SEM above hides who wins:
+            # the paired difference per fold (method minus peer or vanilla, same test drugs) is the comparison.
+            "paired": {m: {p: paired(full[m], full[p], keys) for p in (*PEERS_HERE, "vanilla") if p in full and p != m}
+                       for m in full if m not in PEERS_HERE}}
+        print("\ngrouped CV, paired difference per fold (method - peer): mean ± SEM, folds won")
+        for m, vs in payload["cv"]["paired"].items():
+            for p, r in vs.items():
+                print(f"  {m} - {p}: " + ", ".join(f"{k} {r[k]['mean']:+.4f} ± {r[k]['sem']:.4f} ({r[k]['wins']}/{args.folds})" for k in keys[:3]))
     write_result("adme", payload)
+
+
+PEERS_HERE = ("tfidf-lr", "probe")
+
+
+def paired(a: list[dict], b: list[dict], keys: tuple[str, ...]) -> dict:
+    """Per metric: the mean ± SEM over folds of a's score minus b's, and the folds where a is higher."""
+    from prefit.train.metrics import mean_sem
+
+    out = {}
+    for k in keys:
+        diffs = [x[k] - y[k] for x, y in zip(a, b)]
+        mean, sem = mean_sem(diffs)
+        out[k] = {"mean": mean, "sem": sem, "wins": sum(d > 0 for d in diffs), "diffs": diffs}
+    return out
 
 
 if __name__ == "__main__":
