@@ -72,12 +72,18 @@ def third_party_quiet() -> bool:
 def quiet_third_party() -> None:
     """transformers' load reports and "Loading weights" bars, onnxruntime's and other libraries'
     warnings are noise to a prefit user: errors only (prefit's own warnings still show)."""
+    import os
+    import sys
     import warnings
 
-    import transformers.utils.logging as hf_logging
+    if "transformers" in sys.modules:
+        import transformers.utils.logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    else:  # importing transformers takes seconds: a command that never loads it (score --extract-only) must not pay for it
+        for k, v in (("TRANSFORMERS_VERBOSITY", "error"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
+            os.environ.setdefault(k, v)  # read by transformers and huggingface_hub when they are imported
     logging.getLogger().setLevel(logging.ERROR)  # libraries that log through the root logger (onnxruntime.quantization)
     for name in ("onnxruntime", "onnx", "torch", "huggingface_hub", "sentence_transformers", "nlpaug", "filelock", "matplotlib"):
         logging.getLogger(name).setLevel(logging.ERROR)

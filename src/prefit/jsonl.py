@@ -315,7 +315,7 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) 
     return n
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
     with atomic_write(path) as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=2)
+        json.dump(obj, fh, ensure_ascii=False, indent=indent)
         fh.write("\n")

@@ -101,7 +101,7 @@ class ChunkStore:
         return self._path(i).exists()
 
     def put(self, i: int, payload: dict[str, Any]) -> None:
-        write_json_atomic(self._path(i), payload)
+        write_json_atomic(self._path(i), payload, indent=None)  # work files: compact, written and read once
 
     def get(self, i: int) -> dict[str, Any]:
         return json.loads(self._path(i).read_text())

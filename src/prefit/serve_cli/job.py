@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +165,9 @@ def extract_documents(docs: list[tuple[str, str, bytes]], include_tables: bool =
         if not paras:
             out["no_pk"].append((name, "empty pharmacokinetics section" if find_pk_sections(root) else "no pharmacokinetics section"))
         out["done"].append(key)
-        out["rows"].extend(asdict(ParagraphRecord(doc.set_id, doc.version, doc.title, doc.generic_names, name, p.section_path, p.heading,
-                                                  p.index, p.kind, p.text, p.label)) for p in paras)
+        # vars(), not asdict(): asdict deep-copies every field, a fifth of the parse time of a corpus (profiled)
+        out["rows"].extend(vars(ParagraphRecord(doc.set_id, doc.version, doc.title, list(doc.generic_names), name, list(p.section_path),
+                                                p.heading, p.index, p.kind, p.text, p.label)) for p in paras)
     return out
 
 
