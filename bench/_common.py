@@ -40,7 +40,9 @@ def median_time(fn, repeats: int) -> tuple[float, list[float]]:
 def machine() -> dict:
     import torch
 
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    cpu_model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), None) if Path("/proc/cpuinfo").exists() else None
+    return {"cpu_count": os.cpu_count(), "cpu_model": cpu_model, "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
