@@ -115,10 +115,15 @@ def tabulate(store: Path, methods: list[str], seeds: list[str], proxy_epochs: in
         scored = [{"run": c.parent.name, "macro_f1": json.loads(c.read_text())["macro_f1"]} for c in cands]
         full = [c for c in scored if "__proxy-epochs-" not in c["run"]]
         proxy = [c for c in scored if suffix and c["run"].endswith(suffix)]
-        kinds = {k: max(v, key=lambda c: c["macro_f1"])["run"].split("__")[0] for k, v in (("full", full), ("proxy", proxy)) if v}
+        # A kind whose runs lack a value the other kind tried has not finished: it chooses nothing yet.
+        tags = {k: {c["run"].split("__")[0] for c in v} for k, v in (("full", full), ("proxy", proxy))}
+        unfinished = {k: sorted(t) for k, t in tags.items() if t and t != tags["full"] | tags["proxy"]}
+        kinds = {k: max(v, key=lambda c: c["macro_f1"])["run"].split("__")[0] for k, v in (("full", full), ("proxy", proxy))
+                 if v and k not in unfinished}
         if kinds:
             selection[m] = {"candidates": scored, "best": kinds.get("proxy", kinds.get("full")),
-                            **({"best_full": kinds["full"], "best_proxy": kinds["proxy"]} if len(kinds) == 2 else {})}
+                            **({"best_full": kinds["full"], "best_proxy": kinds["proxy"]} if len(kinds) == 2 else {}),
+                            **({"unfinished": unfinished} if unfinished else {})}
     summary = aggregate(runs) if runs else {}
     for m in summary:
         summary[m]["seeds"] = done[m]
@@ -136,6 +141,7 @@ def markdown(summary: dict, selection: dict) -> str:
         cells = [f"{row[k]['mean']:.4f}" + (f" ± {row[k]['sem']:.4f}" if n > 1 else "") for k, _ in cols]
         sel = selection.get(m, {})
         chosen = sel.get("best", "-") + (f" (proxy; full selection: {sel['best_full']})" if "best_full" in sel else "")
+        chosen += "".join(f" ({k} selection unfinished: only {', '.join(t)})" for k, t in sel.get("unfinished", {}).items())
         lines.append(f"| {m} | {n} | " + " | ".join(cells) + f" | {chosen} |")
     return "\n".join(lines) + "\n"
 
