@@ -59,12 +59,15 @@ def main() -> None:
     cores = os.cpu_count() or 1
     cmd = [sys.executable, __file__, "--worker", "--steps", str(args.steps), "--batch-size", str(args.batch_size),
            "--max-length", str(args.max_length)]
-    one = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) for _ in range(cores)]
-    each = [json.loads(p.communicate()[0]) for p in procs]
+    def env(threads: int) -> dict:
+        return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+    one = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env(cores)).stdout)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env(1)) for _ in range(cores)]
+    outs = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
-        raise SystemExit("a worker failed")
+        raise SystemExit("bench/train_threads.py: a 1-thread worker failed (its error is above)")
+    each = [json.loads(o) for o in outs]
     rows = [[f"1 process, {cores} threads", round(one, 2), 1.0],
             [f"{cores} processes, 1 thread each (sum)", round(sum(each), 2), round(sum(each) / one, 2)]]
     print_table(["layout", "examples/s", "ratio"], rows)
