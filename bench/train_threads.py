@@ -62,7 +62,7 @@ def main() -> None:
     def env(threads: int) -> dict:
         return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
-    one = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env(cores)).stdout)
+    one = json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env(cores)).stdout)
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env(1)) for _ in range(cores)]
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
