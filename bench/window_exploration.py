@@ -1,0 +1,86 @@
+"""Does a model finetuned at 128 tokens gain from reading the rest of the post? Validation split only.
+
+Loads a finished selection run of bench/quality.py (trained on the selection split's training
+part, `--max-length 128`) and scores the validation part four ways: the first 128 tokens (what
+`train compare` measures; reproduces the run's own macro-F1), the first 256 tokens, and the whole
+post cut into consecutive 126-word-piece windows, each with [CLS] and [SEP], the post's logits
+(or probabilities) the mean over its windows. No test file is read and nothing is retrained.
+
+    python bench/window_exploration.py RUN_DIR SPLIT_DIR [-o OUT.json]
+    # e.g. RUN_DIR = bench/results/quality_work/longtail/compare/selection/two-stage+cb/lr-0.0001__proxy-epochs-1
+    #      SPLIT_DIR = bench/results/quality_work/longtail/compare/selection/split
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from _common import machine, print_table, write_result
+from sklearn.metrics import f1_score
+
+
+def main() -> None:
+    from transformers import AutoTokenizer
+
+    from prefit.train.data import collate
+    from prefit.train.loop import _forward
+    from prefit.train.pooling import set_pooling
+    from prefit.train.run import load_model
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir")
+    ap.add_argument("split_dir")
+    ap.add_argument("-o", "--output", default="window_exploration", help="name of the JSON under bench/results")
+    args = ap.parse_args()
+    lm = json.loads(open(f"{args.run_dir}/model/label_map.json").read())
+    labels = lm["labels"]
+    tok = AutoTokenizer.from_pretrained(f"{args.run_dir}/model")
+    model = load_model(f"{args.run_dir}/model", labels)
+    set_pooling(model, lm["pooling"])
+    model.eval()
+    with open(f"{args.split_dir}/val.jsonl") as fh:
+        val = [json.loads(line) for line in fh]
+    y = [labels.index(r["label"]) for r in val]
+    body = [tok(r["text"], add_special_tokens=False)["input_ids"] for r in val]
+
+    @torch.no_grad()
+    def logits_of(seqs: list[list[int]]) -> torch.Tensor:
+        res: list[torch.Tensor | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for s in range(0, len(order), 64):
+            b = order[s:s + 64]
+            ids, mask = collate([seqs[i] for i in b], tok.pad_token_id)
+            lg = _forward(model, ids, mask).float()
+            for j, i in enumerate(b):
+                res[i] = lg[j]
+        return torch.stack(res)
+
+    out, rows = {}, []
+    for name, n, mode in (("first 128 tokens", 128, None), ("first 256 tokens", 256, None),
+                          ("128-token windows, mean logits", 128, "logits"), ("128-token windows, mean probabilities", 128, "probs")):
+        t = time.perf_counter()
+        w = n - 2
+        seqs, owner = [], []
+        for k, b in enumerate(body):
+            for p in ([b[i:i + w] for i in range(0, max(len(b), 1), w)] if mode else [b[:w]]):
+                seqs.append([tok.cls_token_id, *p, tok.sep_token_id])
+                owner.append(k)
+        lg = logits_of(seqs)
+        v = lg.softmax(-1) if mode == "probs" else lg
+        agg, cnt = torch.zeros(len(body), lg.shape[1]), torch.zeros(len(body), 1)
+        for i, k in enumerate(owner):
+            agg[k] += v[i]
+            cnt[k] += 1
+        f1 = f1_score(y, (agg / cnt).argmax(-1).tolist(), average="macro")
+        out[name] = {"validation_macro_f1": f1, "windows": len(seqs), "seconds": time.perf_counter() - t}
+        rows.append([name, len(seqs), f1, out[name]["seconds"]])
+    print_table(["reads", "windows", "val macro-F1", "seconds"], rows)
+    write_result(args.output, {"what": __doc__.splitlines()[0], "run": args.run_dir, "split": args.split_dir,
+                               "machine": machine(), "results": out})
+
+
+if __name__ == "__main__":
+    main()
