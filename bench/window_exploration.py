@@ -4,11 +4,15 @@ Loads a finished selection run of bench/quality.py (trained on the selection spl
 part, `--max-length 128`) and scores the validation part four ways: the first 128 tokens (what
 `train compare` measures; reproduces the run's own macro-F1), the first 256 tokens, and the whole
 post cut into consecutive 126-word-piece windows, each with [CLS] and [SEP], the post's logits
-(or probabilities) the mean over its windows. No test file is read and nothing is retrained.
+(or probabilities) the mean over its windows. Nothing is retrained.
 
-    python bench/window_exploration.py RUN_DIR SPLIT_DIR [-o OUT.json]
+    python bench/window_exploration.py RUN_DIR --eval VAL.jsonl --train TRAIN.jsonl [-o NAME]
     # e.g. RUN_DIR = bench/results/quality_work/longtail/compare/selection/two-stage+cb/lr-0.0001__proxy-epochs-1
-    #      SPLIT_DIR = bench/results/quality_work/longtail/compare/selection/split
+    #      VAL/TRAIN = bench/results/quality_work/longtail/compare/selection/split/{val,train}.jsonl
+
+Choose a reading on a validation split; `--modes first-128,windows-logits` on a seed run with
+`--eval test.jsonl` then confirms the chosen one on held-out data (first-128 reproduces the run's
+own metrics.json).
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ import time
 
 import torch
 from _common import machine, print_table, write_result
-from sklearn.metrics import f1_score
+
+from prefit.train.metrics import classification_metrics
+
+MODES = {"first-128": ("first 128 tokens", 128, None), "first-256": ("first 256 tokens", 256, None),
+         "windows-logits": ("128-token windows, mean logits", 128, "logits"),
+         "windows-probs": ("128-token windows, mean probabilities", 128, "probs")}
 
 
 def main() -> None:
@@ -32,7 +41,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
-    ap.add_argument("split_dir")
+    ap.add_argument("--eval", required=True, help="records to score (a validation split while choosing)")
+    ap.add_argument("--train", required=True, help="the run's training file (its label counts define the minority classes)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     ap.add_argument("-o", "--output", default="window_exploration", help="name of the JSON under bench/results")
     args = ap.parse_args()
     lm = json.loads(open(f"{args.run_dir}/model/label_map.json").read())
@@ -41,8 +52,11 @@ def main() -> None:
     model = load_model(f"{args.run_dir}/model", labels)
     set_pooling(model, lm["pooling"])
     model.eval()
-    with open(f"{args.split_dir}/val.jsonl") as fh:
+    with open(args.eval) as fh:
         val = [json.loads(line) for line in fh]
+    with open(args.train) as fh:
+        train_labels = [json.loads(line)["label"] for line in fh]
+    counts = [train_labels.count(lab) for lab in labels]
     y = [labels.index(r["label"]) for r in val]
     body = [tok(r["text"], add_special_tokens=False)["input_ids"] for r in val]
 
@@ -59,8 +73,8 @@ def main() -> None:
         return torch.stack(res)
 
     out, rows = {}, []
-    for name, n, mode in (("first 128 tokens", 128, None), ("first 256 tokens", 256, None),
-                          ("128-token windows, mean logits", 128, "logits"), ("128-token windows, mean probabilities", 128, "probs")):
+    for key in args.modes.split(","):
+        name, n, mode = MODES[key]
         t = time.perf_counter()
         w = n - 2
         seqs, owner = [], []
@@ -74,11 +88,12 @@ def main() -> None:
         for i, k in enumerate(owner):
             agg[k] += v[i]
             cnt[k] += 1
-        f1 = f1_score(y, (agg / cnt).argmax(-1).tolist(), average="macro")
-        out[name] = {"validation_macro_f1": f1, "windows": len(seqs), "seconds": time.perf_counter() - t}
-        rows.append([name, len(seqs), f1, out[name]["seconds"]])
-    print_table(["reads", "windows", "val macro-F1", "seconds"], rows)
-    write_result(args.output, {"what": __doc__.splitlines()[0], "run": args.run_dir, "split": args.split_dir,
+        m = classification_metrics(y, (agg / cnt).argmax(-1).tolist(), labels, counts)
+        out[name] = {k: m[k] for k in ("macro_f1", "micro_f1", "non_majority_micro_f1", "minority_mean_f1")}
+        out[name].update(windows=len(seqs), seconds=time.perf_counter() - t)
+        rows.append([name, len(seqs), m["macro_f1"], m["non_majority_micro_f1"], out[name]["seconds"]])
+    print_table(["reads", "windows", "macro-F1", "non-majority micro-F1", "seconds"], rows)
+    write_result(args.output, {"what": __doc__.splitlines()[0], "run": args.run_dir, "eval": args.eval, "train": args.train,
                                "machine": machine(), "results": out})
 
 
