@@ -3,25 +3,25 @@
 TF-IDF + logistic regression (the `tfidf-lr` peer, C 1 as chosen in bench/quality.py) is fitted on
 each protocol's selection split three times: on the whole post (up to 2,000 characters, as in the
 table) and on the text the encoder sees at `--max-length 128` and 256 — the post cut where the
-tokenizer's last word piece that fits ends. Macro-F1 on the validation split decides nothing here; no test file is read.
+tokenizer's last word piece that fits ends. Macro-F1 on the validation split decides nothing
+here; no test file is read.
 
     python bench/length_exploration.py        # needs bench/quality.py's selection splits
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 from _common import RESULTS, machine, print_table, write_result
 from sklearn.metrics import f1_score
 
+from prefit.jsonl import iter_objects
 from prefit.train.peers import fit_predict
 
 
 def read(path) -> list[dict]:
-    with open(path) as fh:
-        return [json.loads(line) for line in fh]
+    return [obj for _, obj in iter_objects(path)]
 
 
 def cut(texts: list[str], tokenizer, max_length: int) -> list[str]:

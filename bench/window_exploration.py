@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 
 import torch
 from _common import machine, print_table, write_result
 
+from prefit.jsonl import iter_objects
 from prefit.train.metrics import classification_metrics
 
 MODES = {"first-128": ("first 128 tokens", 128, None), "first-256": ("first 256 tokens", 256, None),
@@ -52,11 +54,9 @@ def main() -> None:
     model = load_model(f"{args.run_dir}/model", labels)
     set_pooling(model, lm["pooling"])
     model.eval()
-    with open(args.eval) as fh:
-        val = [json.loads(line) for line in fh]
-    with open(args.train) as fh:
-        train_labels = [json.loads(line)["label"] for line in fh]
-    counts = [train_labels.count(lab) for lab in labels]
+    val = [obj for _, obj in iter_objects(args.eval)]
+    train_counts = Counter(obj["label"] for _, obj in iter_objects(args.train))
+    counts = [train_counts[lab] for lab in labels]
     y = [labels.index(r["label"]) for r in val]
     body = [tok(r["text"], add_special_tokens=False)["input_ids"] for r in val]
 
