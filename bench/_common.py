@@ -85,7 +85,11 @@ def sync_runs(compare: Path, store: Path, direction: str) -> int:
     n = 0
     for m in src.glob("**/metrics.json"):
         rel = m.parent.relative_to(src)
-        if not (m.parent / "config.json").exists() or (dst / rel / "metrics.json").exists():
+        if not (m.parent / "config.json").exists():
+            continue
+        # Restore never replaces a run; save replaces a stored run that the work folder trained
+        # again (e.g. to record a reading the stored one lacks).
+        if (dst / rel / "metrics.json").exists() and (direction == "restore" or (dst / rel / "metrics.json").read_bytes() == m.read_bytes()):
             continue
         (dst / rel).mkdir(parents=True, exist_ok=True)
         shutil.copy2(m.parent / "config.json", dst / rel / "config.json")
@@ -94,25 +98,31 @@ def sync_runs(compare: Path, store: Path, direction: str) -> int:
     return n
 
 
-def tabulate(store: Path, methods: list[str], seeds: list[str], proxy_epochs: int | None = None) -> dict:
+def tabulate(store: Path, methods: list[str], seeds: list[str], proxy_epochs: int | None = None, read: str = "first",
+             max_windows: int = 16) -> dict:
     """The table so far from the committed run store: each method over the seeds it has finished
-    (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates.
+    (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates, as the
+    runs read under `read` (prefit.train.windows): a run made before windowed reading existed counts
+    for "first" only.
 
     Selection runs of a shorter proxy (`train compare --select-epochs N`: TAG__proxy-epochs-N) and
     full ones are told apart: "best" is the choice of the kind this bench uses (the proxy when
     `proxy_epochs` is given and its runs exist); where both kinds ran, "best_full" and
     "best_proxy" show whether the proxy picks what full selection picks."""
     from prefit.train.compare import aggregate
+    from prefit.train.run import metrics_for_reading
+
+    def load(path: Path) -> dict | None:
+        return metrics_for_reading(json.loads(path.read_text()), read, max_windows) if path.exists() else None
 
     runs, done, selection = {}, {}, {}
     suffix = f"__proxy-epochs-{proxy_epochs}" if proxy_epochs else None
     for m in methods:
-        ms = [json.loads((store / m / f"seed-{s}" / "metrics.json").read_text()) for s in seeds
-              if (store / m / f"seed-{s}" / "metrics.json").exists()]
+        ms = [x for x in (load(store / m / f"seed-{s}" / "metrics.json") for s in seeds) if x is not None]
         if ms:
             runs[m], done[m] = ms, [str(x["seed"]) for x in ms]
         cands = sorted((store / "selection" / m).glob("*/metrics.json")) if (store / "selection" / m).exists() else []
-        scored = [{"run": c.parent.name, "macro_f1": json.loads(c.read_text())["macro_f1"]} for c in cands]
+        scored = [{"run": c.parent.name, "macro_f1": x["macro_f1"]} for c in cands if (x := load(c)) is not None]
         full = [c for c in scored if "__proxy-epochs-" not in c["run"]]
         proxy = [c for c in scored if suffix and c["run"].endswith(suffix)]
         # A kind whose runs lack a value the other kind tried has not finished: it chooses nothing yet.

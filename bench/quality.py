@@ -20,7 +20,10 @@ the outer loop, so the table has every method for the first seed before it adds 
 
 Writes bench/results/quality.json (step) and quality_longtail.json:
 summary[method][metric] = {"mean", "sem"} for micro_f1, macro_f1, non_majority_micro_f1,
-minority_mean_f1 (and accuracy, per_class_f1), the chosen values, the runs, the machine.
+minority_mean_f1 (and accuracy, per_class_f1), the chosen values, the runs, the machine. `summary`
+reads each post's first 128 tokens (every run has that number); `windows.summary` has the same
+shape for the runs that also recorded the windowed reading (`train`'s default since 2026-12-02:
+every 128-token window of the post, mean logits), which selection then ranks by.
 
     python bench/quality.py --protocol step --seeds 7,42,106 --budget-minutes 150
 """
@@ -110,13 +113,22 @@ def main() -> None:
             print("no run finished yet; nothing to tabulate")
             continue
         print(f"\n{protocol}: this invocation {(time.perf_counter() - t0) / 60:.1f} min")
+        print("reading the first 128 tokens (every run):")
         print(markdown(table["summary"], table["selection"]))
+        # Runs made since windowed reading exists also record every 128-token window's mean logits (train's default).
+        windowed = tabulate(store, methods, seeds, args.select_epochs or None, read="windows")
+        if windowed["summary"]:
+            print("reading every 128-token window, mean logits (runs that recorded it):")
+            print(markdown(windowed["summary"], windowed["selection"]))
         plot_per_class(table["runs"], RESULTS / f"quality{'' if protocol == 'step' else '_' + protocol}_per_class_f1.png")
         write_result("quality" if protocol == "step" else f"quality_{protocol}", {
             "protocol": protocol, "args": vars(args), "complete": done and all(len(v) == len(seeds) for v in table["seeds_per_method"].values())
             and len(table["summary"]) == len(methods), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
             "train_counts": count_labels(work / "train.jsonl"), "augmented_counts": count_labels(work / "augmented.jsonl"),
-            **table, "paper": PAPER if protocol == "step" else None})
+            **table, "reading": "first 128 tokens",
+            "windows": {**{k: windowed[k] for k in ("summary", "seeds_per_method", "selection")},
+                        "reading": "every 128-token window, mean logits (at most 16 a post)"},
+            "paper": PAPER if protocol == "step" else None})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ EXPORT_DIR/ model.onnx (fp32), model.int8.onnx (--int8: dynamic int8 quantizatio
 model.fp16.onnx (--fp16: for CUDA; LayerNorm/Softmax kept in fp32), tokenizer files, config.json
 (the model's Hugging Face config: its id2label is the one place that stores the labels, so
 transformers' AutoConfig and Optimum's ORTModelForSequenceClassification load the folder), and
-metadata.json (source run, pooling, max length, versions, parity numbers of every variant).
+metadata.json (source run, pooling, max length, reading (windows.py), versions, parity numbers of
+every variant).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
 
     from prefit.train.cls_top import classify, supports
     from prefit.train.pooling import model_pooling
+    from prefit.train.windows import DEFAULT_MAX_WINDOWS
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model_dir = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
@@ -153,7 +155,8 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
         from prefit.train.run import package_versions
 
         meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "parity_texts": parity_texts,
-                "opset": opset, "pooling": model_pooling(model), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
+                "opset": opset, "pooling": model_pooling(model),
+                "read": label_map.get("read", "first"), "max_windows": label_map.get("max_windows", DEFAULT_MAX_WINDOWS), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "versions": package_versions() | _ort_version()}
         write_json_atomic(tmp / "metadata.json", meta)
     return meta
 

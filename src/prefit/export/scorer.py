@@ -23,6 +23,9 @@ class Scorer:
         d = Path(export_dir)
         self.meta, self.labels = read_export(d)
         self.max_length = int(self.meta["max_length"])
+        from prefit.serve_cli.predictors import reading
+
+        self.read, self.max_windows = reading(self.meta, d / "metadata.json")
         from prefit.models import resolve_device
 
         use_cuda = resolve_device(device, "onnxruntime") == "cuda"
@@ -69,23 +72,19 @@ class Scorer:
             raise InputError(f"cannot load the ONNX model ({type(e).__name__}: {str(e).splitlines()[0][:300]})", file=path) from e
 
     def probabilities(self, texts: list[str], batch_size: int = 32):
-        """Softmax probabilities per text, batched by similar length; returned in input order."""
+        """Softmax probabilities per text under the export's reading (windows.py), batched by
+        similar length; returned in input order."""
         import numpy as np
 
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), len(self.labels)), dtype="float32")
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            enc = self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-            feeds = {k: enc[k].astype("int64") for k in self.input_names}
-            if self.device == "cuda":
-                logits = self._run_iobinding(feeds)
-            else:
-                logits = self.session.run(["logits"], feeds)[0]
-            z = logits.astype("float32") - logits.max(-1, keepdims=True)
-            p = np.exp(z)
-            out[idx] = p / p.sum(-1, keepdims=True)
-        return out
+        from prefit.train.windows import softmax, text_logits
+
+        def logits_of(ids, mask):
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            feeds = {k: feeds[k] for k in self.input_names}
+            return self._run_iobinding(feeds) if self.device == "cuda" else self.session.run(["logits"], feeds)[0]
+
+        return softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
+                                   max_windows=self.max_windows, batch_size=batch_size))
 
     def _run_iobinding(self, feeds):
         import onnxruntime as ort

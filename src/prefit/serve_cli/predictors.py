@@ -83,6 +83,18 @@ def load_predictor(model: str | Path, device: str = "auto", threads: int = 0) ->
     return TorchPredictor(d, device)
 
 
+def reading(meta: dict, lm_path: Path) -> tuple[str, int]:
+    """(read, max_windows) a model records (label_map.json or an export's metadata.json); "first"
+    when it records none (made before windowed reading existed)."""
+    from prefit.train.windows import DEFAULT_MAX_WINDOWS, READS
+
+    read, max_windows = meta.get("read", "first"), meta.get("max_windows", DEFAULT_MAX_WINDOWS)
+    if read not in READS or not isinstance(max_windows, int) or max_windows < 1:
+        raise InputError(f"field 'read'/'max_windows': expected one of {', '.join(READS)} and a positive integer, found "
+                         f"{read!r}/{max_windows!r}", file=lm_path)
+    return read, max_windows
+
+
 class TorchPredictor:
     """A transformer run directory, scored with PyTorch exactly as it was evaluated (its pooling)."""
 
@@ -98,6 +110,8 @@ class TorchPredictor:
         label_map = check_run(run_dir, model_dir)
         self.labels = list(label_map["labels"])
         self.max_length = int(label_map.get("max_length", 128))
+        # Runs made before windowed reading existed were evaluated on the first window.
+        self.read, self.max_windows = reading(label_map, lm_path=model_dir / "label_map.json")
         try:
             self.tok = AutoTokenizer.from_pretrained(model_dir)
             self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
@@ -109,19 +123,19 @@ class TorchPredictor:
         self._torch = torch
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Softmax of the logits under the run's reading (windows.py), in input order."""
         from prefit.train.cls_top import classify
+        from prefit.train.windows import softmax, text_logits
 
         torch = self._torch
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), len(self.labels)), dtype="float32")
-        with torch.inference_mode():
-            for s in range(0, len(order), batch_size):
-                idx = order[s : s + batch_size]
-                enc = self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-                enc = {k: v.to(self._device) for k, v in enc.items()}
-                logits = classify(self.model, enc.pop("input_ids"), enc.pop("attention_mask"), **enc).float()
-                out[idx] = logits.softmax(-1).cpu().numpy()
-        return out
+
+        def logits_of(ids, mask):
+            with torch.inference_mode():
+                t = {"input_ids": torch.from_numpy(ids).to(self._device), "attention_mask": torch.from_numpy(mask).to(self._device)}
+                return classify(self.model, t.pop("input_ids"), t.pop("attention_mask")).float().cpu().numpy()
+
+        return softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
+                                   max_windows=self.max_windows, batch_size=batch_size))
 
 
 class SklearnPredictor:

@@ -18,8 +18,8 @@ from prefit.cli_common import (
 # --recipe: the values of the options left unset. "paper" is Shi et al.'s BERT-base recipe; "prefit"
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
 RECIPES = {
-    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto"},  # = RecipeOptions' and RunConfig's defaults
-    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none"},
+    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto", "read": "windows"},  # = RecipeOptions' and RunConfig's defaults
+    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first"},
 }
 
 
@@ -42,13 +42,19 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "pooling": (("--pooling",), dict(type=click.Choice(["auto", "cls", "mean"]), default=None,
                                      help="auto: the checkpoint's sentence-transformers pooling (mean for the default encoder), else its own "
                                           "head [default: the recipe's; prefit auto, paper cls].")),
+    "read": (("--read",), dict(type=click.Choice(["first", "windows"]), default=None,
+                               help="How evaluation and `score` read a text longer than --max-length: its first window, or every "
+                                    "window with the logits averaged (training reads the first) [default: the recipe's; prefit "
+                                    "windows, paper first].")),
+    "max_windows": (("--max-windows",), dict(type=click.IntRange(min=1), default=16, show_default=True,
+                                             help="With --read windows: windows read per text at most.")),
     "batch_size": (("--batch-size",), dict(type=click.IntRange(min=1), default=16, show_default=True)),
     "stage1_layers": (("--stage1-layers",), dict(type=click.IntRange(min=0), default=1, show_default=True,
                                                  help="Top encoder layers trained in the first stage.")),
     "stage1_lr": (("--stage1-lr",), dict(type=click.FloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
     "stage1_epochs": (("--stage1-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
     "recipe": (("--recipe",), dict(type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
-                                   help="Defaults for --lr, --epochs, --pooling, --class-weights: prefit (chosen on validation "
+                                   help="Defaults for --lr, --epochs, --pooling, --class-weights, --read: prefit (chosen on validation "
                                         "splits, README) or paper (Shi et al.).")),
     "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=click.FloatRange(min=0), default=None,
                                                             help="Finetuning lr [default: the recipe's; prefit 1e-4, paper 1e-5].")),
@@ -78,7 +84,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "no_group_by_length": (("--no-group-by-length",), dict(is_flag=True, help="Shuffle without grouping similar lengths.")),
 }
 DATA = ["train_path", "eval_path", "text_field", "label_field"]
-FINETUNE = ["model", "max_length", "pooling", "recipe", "stage2_lr", "stage2_epochs", "batch_size", "weight_decay", "warmup_ratio",
+FINETUNE = ["model", "max_length", "pooling", "read", "max_windows", "recipe", "stage2_lr", "stage2_epochs", "batch_size", "weight_decay", "warmup_ratio",
             "max_grad_norm", "loss", "class_weights", "cb_beta", "focal_gamma", "ldam_max_margin", "ldam_scale", "drw_epoch", "sam_rho",
             "device", "no_group_by_length"]
 METHOD_OPTIONS = {
@@ -131,6 +137,7 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
                        max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"])
     return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]), output=str(output),
                      augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"], pooling=kw["pooling"],
+                     read=kw["read"], max_windows=kw["max_windows"],
                      device=kw["device"], fields=Fields(kw["text_field"], kw["label_field"]), recipe=ro,
                      group_by_length=not kw["no_group_by_length"], overwrite=kw["overwrite"], progress=not kw["quiet"])
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from prefit.jsonl import atomic_write, write_json_atomic
 from prefit.train.metrics import mean_sem
-from prefit.train.run import RunConfig, data_fingerprints, load_metrics, run
+from prefit.train.run import RunConfig, data_fingerprints, load_metrics, metrics_for_reading, run
 from prefit.train.select import apply, carve_validation, method_grid, tag
 from prefit.train.stages import split_variant
 
@@ -73,9 +73,13 @@ def _run_or_reuse(cfg: RunConfig) -> dict:
         except (OSError, ValueError):
             old = None
         if isinstance(old, dict) and same_training(old, cfg):
-            log.info("reusing finished run %s", rd)
-            return load_metrics(rd)
-        log.info("run %s was trained with other settings; training it again", rd)
+            m = metrics_for_reading(load_metrics(rd), cfg.read, cfg.max_windows)
+            if m is not None:
+                log.info("reusing finished run %s", rd)
+                return m
+            log.info("run %s has no %s reading (max %d windows) recorded; training it again", rd, cfg.read, cfg.max_windows)
+        else:
+            log.info("run %s was trained with other settings; training it again", rd)
     return run(replace(cfg, overwrite=True))
 
 
@@ -83,7 +87,8 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
     """Whether a finished run's config.json describes the training `cfg` would do: same method, data
     files (paths, and contents when the run recorded their SHA-256), model, seed, length and
     pooling, and the same stages once defaults are resolved (a run made with `--class-weights cb`
-    equals one whose default is cb), or for a peer the same C."""
+    equals one whose default is cb), or for a peer the same C. The reading (`read`) is not
+    training: a run records every reading's metrics (metrics_for_reading)."""
     from prefit.train.peers import PEERS
     from prefit.train.stages import recipe
 

@@ -15,7 +15,7 @@ import time
 import torch
 
 from prefit.train.cls_top import classify
-from prefit.train.data import Split, collate, iter_eval_batches, length_grouped_batches
+from prefit.train.data import Split, collate, length_grouped_batches
 from prefit.train.freeze import trainable
 from prefit.train.losses import ImbalanceLoss
 from prefit.train.sam import SAM
@@ -128,17 +128,24 @@ def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int,
     return history
 
 
-@torch.no_grad()
-def predict(model, split: Split, pad_id: int, device: torch.device, batch_size: int = 64) -> tuple[list[int], torch.Tensor]:
+def evaluate(model, tok, split: Split, labels: list[str], train_counts: list[int], device: torch.device, *, max_length: int,
+             read: str, max_windows: int, batch_size: int = 64) -> dict:
+    """Metrics of `split` under `read` (windows.py), with every reading's full metrics under
+    "readings": one pass scores every window, and the first reading is each text's first window,
+    so both cost what the windowed one costs."""
+    from prefit.train.metrics import classification_metrics
+    from prefit.train.windows import READS, per_text, window_ids, window_logits
+
     model.eval()
-    preds = [0] * len(split.y)
-    probs = torch.zeros(len(split.y), model.config.num_labels)
-    for batch in iter_eval_batches(split, batch_size):
-        ids, mask = collate([split.input_ids[i] for i in batch], pad_id)
+
+    @torch.no_grad()
+    def logits_of(ids, mask):
         with autocast(device):
-            logits = _forward(model, ids.to(device), mask.to(device)).float().cpu()
-        p = logits.softmax(-1)
-        for j, i in enumerate(batch):
-            preds[i] = int(p[j].argmax())
-            probs[i] = p[j]
-    return preds, probs
+            return _forward(model, torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)).float().cpu().numpy()
+
+    seqs, owner = window_ids(tok, [r.text for r in split.records], max_length, max_windows)
+    lg = window_logits(seqs, tok.pad_token_id, logits_of, batch_size)
+    readings = {r: classification_metrics(split.y, per_text(lg, owner, len(split.y), r).argmax(-1).tolist(), labels, train_counts)
+                for r in READS}
+    readings["windows"].update(max_windows=max_windows, windows=len(seqs))
+    return {**readings[read], "read": read, "readings": readings}

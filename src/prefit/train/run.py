@@ -19,6 +19,7 @@ from pathlib import Path
 from prefit.errors import InputError
 from prefit.jsonl import Fields, write_json_atomic
 from prefit.train.stages import RecipeOptions, recipe
+from prefit.train.windows import DEFAULT_MAX_WINDOWS
 
 log = logging.getLogger("prefit")
 
@@ -34,6 +35,8 @@ class RunConfig:
     seed: int = 42
     max_length: int = 128
     pooling: str = "auto"  # auto | cls | mean (pooling.py)
+    read: str = "windows"  # first | windows: how evaluation and scoring read a text longer than max_length (windows.py)
+    max_windows: int = DEFAULT_MAX_WINDOWS
     device: str = "auto"
     fields: Fields = Fields()
     recipe: RecipeOptions = field(default_factory=RecipeOptions)
@@ -137,8 +140,7 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
     import torch
 
     from prefit.train.data import load_split, oversample
-    from prefit.train.loop import predict, resolve_device, seed_everything, train_stage
-    from prefit.train.metrics import classification_metrics
+    from prefit.train.loop import evaluate, resolve_device, seed_everything, train_stage
     from prefit.train.pooling import resolve_pooling, set_pooling
 
     handler = logging.FileHandler(out / "train.log", mode="w")
@@ -178,12 +180,13 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         for i, stage in enumerate(stages):
             history.append(train_stage(model, stage, data[stage.data], k, tok.pad_token_id, device, seed=cfg.seed * 100 + i,
                                        group_by_length=cfg.group_by_length, progress=cfg.progress))
-        preds, _ = predict(model, evals, tok.pad_token_id, device)
-        metrics = classification_metrics(evals.y, preds, labels.labels, train.counts(k))
+        metrics = evaluate(model, tok, evals, labels.labels, train.counts(k), device, max_length=cfg.max_length, read=cfg.read,
+                           max_windows=cfg.max_windows)
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
         model.save_pretrained(out / "model")
         tok.save_pretrained(out / "model")
-        write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling})
+        write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling,
+                                                                "read": cfg.read, "max_windows": cfg.max_windows})
         write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
                                                  "device": str(device), "versions": package_versions(), "data_sha256": data_fingerprints(cfg),
                                                  "torch_threads": torch.get_num_threads()})
@@ -207,6 +210,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         rec = dict(raw["recipe"])
         rec["loss"], rec["stage1_loss"] = LossSpec(**rec["loss"]), LossSpec(**rec["stage1_loss"])
         raw["recipe"], raw["fields"] = RecipeOptions(**rec), Fields(**raw["fields"])
+        raw.setdefault("read", "first")  # runs recorded before windowed reading existed read the first window only
         return RunConfig(**raw)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"not a prefit run's config.json ({type(e).__name__}: {e})", file=path) from e
@@ -214,3 +218,20 @@ def load_run_config(path: str | Path) -> RunConfig:
 
 def load_metrics(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+def metrics_for_reading(metrics: dict, read: str, max_windows: int) -> dict | None:
+    """A finished run's metrics as they are under `read`, or None when the run did not record that
+    reading (a run made before windowed reading existed read only the first window). A peer reads
+    whole texts its own way: its metrics are what they are."""
+    from prefit.train.peers import PEERS
+
+    if metrics.get("method") in PEERS:
+        return metrics
+    readings = metrics.get("readings")
+    if readings is None:
+        return metrics if read == "first" else None
+    got = readings.get(read)
+    if got is None or (read == "windows" and got.get("max_windows") != max_windows):
+        return None
+    return {**metrics, **got, "read": read}
