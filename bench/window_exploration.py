@@ -4,7 +4,8 @@ Loads a finished selection run of bench/quality.py (trained on the selection spl
 part, `--max-length 128`) and scores the validation part four ways: the first 128 tokens (what
 `train compare` measures; reproduces the run's own macro-F1), the first 256 tokens, and the whole
 post cut into consecutive 126-word-piece windows, each with [CLS] and [SEP], the post's logits
-(or probabilities) the mean over its windows. Nothing is retrained.
+(or probabilities) the mean over its windows (prefit.train.windows, which `train --read windows`,
+the default since 2026-12-02, and `score` use). Nothing is retrained.
 
     python bench/window_exploration.py RUN_DIR --eval VAL.jsonl --train TRAIN.jsonl [-o NAME]
     # e.g. RUN_DIR = bench/results/quality_work/longtail/compare/selection/two-stage+cb/lr-0.0001__proxy-epochs-1
@@ -36,10 +37,10 @@ MODES = {"first-128": ("first 128 tokens", 128, None), "first-256": ("first 256 
 def main() -> None:
     from transformers import AutoTokenizer
 
-    from prefit.train.data import collate
     from prefit.train.loop import _forward
     from prefit.train.pooling import set_pooling
     from prefit.train.run import load_model
+    from prefit.train.windows import per_text, softmax, window_ids, window_logits
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
@@ -58,37 +59,21 @@ def main() -> None:
     train_counts = Counter(obj["label"] for _, obj in iter_objects(args.train))
     counts = [train_counts[lab] for lab in labels]
     y = [labels.index(r["label"]) for r in val]
-    body = [tok(r["text"], add_special_tokens=False)["input_ids"] for r in val]
+    texts = [r["text"] for r in val]
 
     @torch.no_grad()
-    def logits_of(seqs: list[list[int]]) -> torch.Tensor:
-        res: list[torch.Tensor | None] = [None] * len(seqs)
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-        for s in range(0, len(order), 64):
-            b = order[s:s + 64]
-            ids, mask = collate([seqs[i] for i in b], tok.pad_token_id)
-            lg = _forward(model, ids, mask).float()
-            for j, i in enumerate(b):
-                res[i] = lg[j]
-        return torch.stack(res)
+    def logits_of(ids, mask):
+        return _forward(model, torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
 
     out, rows = {}, []
     for key in args.modes.split(","):
         name, n, mode = MODES[key]
         t = time.perf_counter()
-        w = n - 2
-        seqs, owner = [], []
-        for k, b in enumerate(body):
-            for p in ([b[i:i + w] for i in range(0, max(len(b), 1), w)] if mode else [b[:w]]):
-                seqs.append([tok.cls_token_id, *p, tok.sep_token_id])
-                owner.append(k)
-        lg = logits_of(seqs)
-        v = lg.softmax(-1) if mode == "probs" else lg
-        agg, cnt = torch.zeros(len(body), lg.shape[1]), torch.zeros(len(body), 1)
-        for i, k in enumerate(owner):
-            agg[k] += v[i]
-            cnt[k] += 1
-        m = classification_metrics(y, (agg / cnt).argmax(-1).tolist(), labels, counts)
+        # prefit.train.windows: the same windows and mean logits as `train`'s evaluation and `score`
+        seqs, owner = window_ids(tok, texts, n, 10_000 if mode else 1)
+        lg = window_logits(seqs, tok.pad_token_id, logits_of)
+        agg = per_text(softmax(lg) if mode == "probs" else lg, owner, len(texts), "windows")
+        m = classification_metrics(y, agg.argmax(-1).tolist(), labels, counts)
         out[name] = {k: m[k] for k in ("macro_f1", "micro_f1", "non_majority_micro_f1", "minority_mean_f1")}
         out[name].update(windows=len(seqs), seconds=time.perf_counter() - t)
         rows.append([name, len(seqs), m["macro_f1"], m["non_majority_micro_f1"], out[name]["seconds"]])

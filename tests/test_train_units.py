@@ -198,8 +198,8 @@ def test_recipe_defaults_live_in_one_place():
 
     o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
     assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling,
-                                 "class_weights": o.loss.weights}
-    assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none"}
+                                 "class_weights": o.loss.weights, "read": r.read}
+    assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first"}
 
 
 def test_indices_by_and_oversample():
