@@ -73,6 +73,9 @@ def test_compare_writes_table_json_and_plot(separable, tiny_bert, tmp_path):
         assert res["summary"][method]["macro_f1"]["mean"] == pytest.approx(sum(vals) / 2)
     md = (out / "results.md").read_text()
     assert "non-majority micro-F1" in md and "| two-stage |" in md and "±" in md
+    max_length = FAST[FAST.index("--max-length") + 1]
+    assert f"Reading: transformers read every {max_length}-token window of a text (mean logits, at most 16)." in md
+    assert res["reading"] in md
     assert (out / "per_class_f1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list(out.glob("*/seed-*/metrics.json"))) == 6
     # a second call reuses the finished runs

@@ -119,3 +119,28 @@ def test_score_and_export_read_as_the_run_was_evaluated(trained_run, tmp_path):
     sharp_first = pred.probabilities(texts)
     assert np.abs(sharp_first[0] - sharp_windows[0]).max() > 1e-3  # the long text reads differently
     assert np.abs(sharp_first[1] - sharp_windows[1]).max() < 1e-5  # a one-window text reads the same
+
+
+def test_a_config_recorded_before_windowed_reading_re_runs_with_the_first_reading(tmp_path):
+    from dataclasses import asdict
+
+    from prefit.train.run import RunConfig, load_run_config
+
+    new = asdict(RunConfig("vanilla", "t.jsonl", "e.jsonl", "o"))
+    assert (new["read"], new["max_windows"]) == ("windows", 16)
+    old = {k: v for k, v in new.items() if k not in ("read", "max_windows")}
+    (tmp_path / "config.json").write_text(json.dumps({"run": old}))
+    assert load_run_config(tmp_path / "config.json").read == "first"  # as that run was evaluated
+    (tmp_path / "config.json").write_text(json.dumps({"run": new}))
+    assert load_run_config(tmp_path / "config.json").read == "windows"
+
+
+def test_read_options_on_the_command_line(tmp_path):
+    from prefit.train.cli import main as train
+
+    for method in ("two-stage", "vanilla", "compare"):
+        help_text = CliRunner().invoke(train, [method, "--help"]).output
+        assert "--read [first|windows]" in help_text and "--max-windows" in help_text
+    assert "--read" not in CliRunner().invoke(train, ["tfidf-lr", "--help"]).output  # a peer reads whole texts its own way
+    r = CliRunner().invoke(train, ["vanilla", "--train", "t.jsonl", "--eval", "e.jsonl", "-o", str(tmp_path / "r"), "--max-windows", "0"])
+    assert r.exit_code == 2 and "--max-windows" in r.output

@@ -264,7 +264,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 
     if kw["quiet"]:
         return
-    click.echo(markdown_table(table, len(sd), json.loads((output / "results.json").read_text()).get("selection")))
+    results = json.loads((output / "results.json").read_text())
+    click.echo(markdown_table(table, len(sd), results.get("selection"), results.get("reading")))
     echo_err(f"wrote {output / 'results.md'}, {output / 'results.json'}, {output / 'per_class_f1.png'}")
 
 

@@ -45,10 +45,11 @@ def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str 
             counter.next(f"{method} seed {seed}")
             runs.setdefault(method, []).append(_run_or_reuse(replace(cfg, seed=seed, output=str(out_dir / method / f"seed-{seed}"))))
     table = aggregate(runs)
-    write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "summary": table, "selection": selection,
+    reading = reading_note(base)
+    write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "reading": reading, "summary": table, "selection": selection,
                                                   "runs": {k: [_slim(m) for m in v] for k, v in runs.items()}})
     with atomic_write(out_dir / "results.md") as fh:
-        fh.write(markdown_table(table, len(seeds), selection))
+        fh.write(markdown_table(table, len(seeds), selection, reading))
     plot_per_class(runs, out_dir / "per_class_f1.png")
     return table
 
@@ -160,11 +161,20 @@ def aggregate(runs: dict[str, list[dict]]) -> dict:
     return table
 
 
-def markdown_table(table: dict, n_seeds: int, selection: dict | None = None) -> str:
+def reading_note(cfg: RunConfig) -> str:
+    """How the transformer methods read the evaluation texts (windows.py); the peers read whole texts."""
+    if cfg.read == "windows":
+        return f"transformers read every {cfg.max_length}-token window of a text (mean logits, at most {cfg.max_windows})"
+    return f"transformers read the first {cfg.max_length} tokens of a text"
+
+
+def markdown_table(table: dict, n_seeds: int, selection: dict | None = None, reading: str | None = None) -> str:
     cols = [("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1"),
             ("minority_mean_f1", "minority-class mean F1")]
     # One seed has no standard error: print the value alone rather than a "± 0.0000" that claims certainty.
     head = f"Mean ± SEM over {n_seeds} seeds." if n_seeds > 1 else "One seed: no standard error."
+    if reading:
+        head += f" Reading: {reading}."
     selection = selection or {}
     extra = ["chosen on validation"] if selection else []
     lines = [head, "", "| method | " + " | ".join([c[1] for c in cols] + extra) + " |", "|---|" + "---|" * (len(cols) + len(extra))]
