@@ -131,8 +131,7 @@ class TorchPredictor:
 
         def logits_of(ids, mask):
             with torch.inference_mode():
-                t = {"input_ids": torch.from_numpy(ids).to(self._device), "attention_mask": torch.from_numpy(mask).to(self._device)}
-                return classify(self.model, t.pop("input_ids"), t.pop("attention_mask")).float().cpu().numpy()
+                return classify(self.model, torch.from_numpy(ids).to(self._device), torch.from_numpy(mask).to(self._device)).float().cpu().numpy()
 
         return softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
                                    max_windows=self.max_windows, batch_size=batch_size))

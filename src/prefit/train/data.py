@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prefit.errors import InputError
@@ -81,19 +81,10 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.
 
 
 def collate(input_ids: Sequence[list[int]], pad_id: int, pad_to: int | None = None):
-    """Pad a batch to its longest sequence (dynamic padding), or to `pad_to`."""
+    """Pad a batch to its longest sequence (dynamic padding), or to `pad_to`: torch tensors of windows.pad."""
     import torch
 
-    n = pad_to or max(len(x) for x in input_ids)
-    ids = torch.full((len(input_ids), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(input_ids), n), dtype=torch.long)
-    for i, x in enumerate(input_ids):
-        ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-        mask[i, : len(x)] = 1
-    return ids, mask
+    from prefit.train.windows import pad
 
-
-def iter_eval_batches(split: Split, batch_size: int) -> Iterator[list[int]]:
-    order = sorted(range(len(split.y)), key=lambda i: len(split.input_ids[i]))
-    for s in range(0, len(order), batch_size):
-        yield order[s : s + batch_size]
+    ids, mask = pad(input_ids, pad_id, pad_to)
+    return torch.from_numpy(ids), torch.from_numpy(mask)

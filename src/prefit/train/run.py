@@ -164,7 +164,7 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
 
         tok, path = load_tokenizer(cfg.model)
         train, labels = load_split(cfg.train, cfg.fields, None, tok, cfg.max_length)
-        evals, _ = load_split(cfg.eval, cfg.fields, labels, tok, cfg.max_length)
+        evals, _ = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)  # evaluate() reads it in windows
         aug = load_split(cfg.augmented, cfg.fields, LabelMap(labels.labels), tok, cfg.max_length)[0] if cfg.augmented else None
         seed_everything(cfg.seed)
         model = load_model(path, labels.labels)

@@ -45,9 +45,9 @@ def window_ids(tok, texts: Sequence[str], max_length: int, max_windows: int = DE
     return seqs, owner
 
 
-def pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """int64 input ids padded to the longest sequence, and the attention mask."""
-    n = max(len(s) for s in seqs)
+def pad(seqs: Sequence[Sequence[int]], pad_id: int, pad_to: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """int64 input ids padded to the longest sequence (or to `pad_to`), and the attention mask."""
+    n = max(len(s) for s in seqs) if pad_to is None else pad_to
     ids = np.full((len(seqs), n), pad_id, dtype=np.int64)
     mask = np.zeros((len(seqs), n), dtype=np.int64)
     for i, s in enumerate(seqs):
