@@ -11,6 +11,10 @@ the default since 2026-12-02, and `score` use). Nothing is retrained.
     # e.g. RUN_DIR = bench/results/quality_work/longtail/compare/selection/two-stage+cb/lr-0.0001__proxy-epochs-1
     #      VAL/TRAIN = bench/results/quality_work/longtail/compare/selection/split/{val,train}.jsonl
 
+`--logit-adjust 0,0.5,1` also scores each reading after post-hoc logit adjustment (Menon et
+al., ICLR 2021): the logits minus tau * log(training-class prior), which undoes a classifier's
+remaining lean toward the classes it saw most; tau 0 is the reading as is.
+
 Choose a reading on a validation split; `--modes first-128,windows-logits` on a seed run with
 `--eval test.jsonl` then confirms the chosen one on held-out data (first-128 reproduces the run's
 own metrics.json).
@@ -23,6 +27,7 @@ import json
 import time
 from collections import Counter
 
+import numpy as np
 import torch
 from _common import machine, print_table, write_result
 
@@ -47,6 +52,7 @@ def main() -> None:
     ap.add_argument("--eval", required=True, help="records to score (a validation split while choosing)")
     ap.add_argument("--train", required=True, help="the run's training file (its label counts define the minority classes)")
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    ap.add_argument("--logit-adjust", default="0", help="comma-separated tau values (0: none)")
     ap.add_argument("-o", "--output", default="window_exploration", help="name of the JSON under bench/results")
     args = ap.parse_args()
     lm = json.loads(open(f"{args.run_dir}/model/label_map.json").read())
@@ -60,6 +66,8 @@ def main() -> None:
     counts = [train_counts[lab] for lab in labels]
     y = [labels.index(r["label"]) for r in val]
     texts = [r["text"] for r in val]
+    log_prior = np.log(np.asarray(counts, dtype=np.float64) / sum(counts))
+    taus = [float(t) for t in args.logit_adjust.split(",")]
 
     @torch.no_grad()
     def logits_of(ids, mask):
@@ -73,11 +81,16 @@ def main() -> None:
         seqs, owner = window_ids(tok, texts, n, 10_000 if mode else 1)
         lg = window_logits(seqs, tok.pad_token_id, logits_of)
         agg = per_text(softmax(lg) if mode == "probs" else lg, owner, len(texts), "windows")
-        m = classification_metrics(y, agg.argmax(-1).tolist(), labels, counts)
-        out[name] = {k: m[k] for k in ("macro_f1", "micro_f1", "non_majority_micro_f1", "minority_mean_f1")}
-        out[name].update(windows=len(seqs), seconds=time.perf_counter() - t)
-        rows.append([name, len(seqs), m["macro_f1"], m["non_majority_micro_f1"], out[name]["seconds"]])
-    print_table(["reads", "windows", "macro-F1", "non-majority micro-F1", "seconds"], rows)
+        seconds = time.perf_counter() - t
+        for tau in taus:
+            # probabilities are adjusted in log space, the same correction
+            scores = (np.log(agg) if mode == "probs" else agg) - tau * log_prior
+            m = classification_metrics(y, scores.argmax(-1).tolist(), labels, counts)
+            label = name if tau == 0 else f"{name}, logit-adjusted tau {tau:g}"
+            out[label] = {k: m[k] for k in ("macro_f1", "micro_f1", "non_majority_micro_f1", "minority_mean_f1")}
+            out[label].update(windows=len(seqs), seconds=seconds, tau=tau)
+            rows.append([label, len(seqs), m["macro_f1"], m["non_majority_micro_f1"], m["minority_mean_f1"], seconds])
+    print_table(["reads", "windows", "macro-F1", "non-majority micro-F1", "minority-class mean F1", "seconds"], rows)
     write_result(args.output, {"what": __doc__.splitlines()[0], "run": args.run_dir, "eval": args.eval, "train": args.train,
                                "machine": machine(), "results": out})
 
