@@ -49,7 +49,7 @@ def load_split(path, fields: Fields, labels: LabelMap | None, tokenizer, max_len
         if len(labels.labels) < 2:
             raise InputError(f"training data needs at least 2 classes, found {len(labels.labels)}", file=path, field=fields.label)
     y = labels.encode(records, path)
-    if tokenizer is None:  # scikit-learn peers read the texts themselves
+    if tokenizer is None:  # the peers and the windowed evaluation tokenize the texts themselves
         return Split(str(path), records, y, [[] for _ in records]), labels
     enc = tokenizer([r.text for r in records], truncation=True, max_length=max_length)
     return Split(str(path), records, y, enc["input_ids"]), labels
