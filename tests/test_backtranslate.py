@@ -18,7 +18,7 @@ def _bt(models_dir, **kw):
 
 def test_greedy_round_trip_copies_multi_sentence_text(models_dir):
     bt = _bt(models_dir, mode="greedy")
-    text = "say full all. not IBM brings Branch!\nhard problem degree"
+    text = "say full all. Bob vs divided flame only systems!\nhard problem degree"
     (trip,), = bt.back_translate([text], "de")
     assert trip.text == text  # sentences split, </s> appended, rejoined with their separators
     assert trip.pivot_text == text and not trip.truncated
@@ -244,3 +244,28 @@ def test_models_fetch_offline_is_a_clear_error(tmp_path, monkeypatch):
     assert r.exit_code == 2
     assert "could not download Helsinki-NLP/opus-mt-en-de" in r.output and "connected machine" in r.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_model_weights_do_not_depend_on_the_callers_thread_count(tmp_path):
+    """The fixture's copy model must be the same under OMP_NUM_THREADS=1 and 2 (CI and bench runs
+    differ), or its exact-copy assertions pass under one and fail under the other."""
+    import torch
+    from conftest import short_sentences
+    from safetensors.torch import load_file
+
+    from prefit.augment.toy_models import MarianShape, build_marian
+
+    lines = short_sentences(200, 0)
+    shape = MarianShape(d_model=32, layers=1, heads=2, ffn_dim=64, vocab_size=200)
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            build_marian(tmp_path / str(n), lines, shape, copy_train_steps=30)
+            assert torch.get_num_threads() == n  # the caller's setting is restored
+            weights.append(load_file(tmp_path / str(n) / "model.safetensors"))
+    finally:
+        torch.set_num_threads(before)
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -123,6 +123,20 @@ def _train_copy(model, sp, lines: Sequence[str], pad_id: int, steps: int) -> Non
 
     rng = random.Random(0)
     ids = [sp.encode(s)[:30] + [0] for s in lines if s.strip()]
+    # One thread: the same weights whatever OMP_NUM_THREADS the caller runs under (float sums
+    # in another order trained a model that dropped a final "!" under 1 thread but not under 2).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _copy_steps(model, ids, rng, pad_id, steps)
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+
+
+def _copy_steps(model, ids, rng, pad_id: int, steps: int) -> None:
+    import torch
+
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for step in range(steps):
@@ -141,4 +155,3 @@ def _train_copy(model, sp, lines: Sequence[str], pad_id: int, steps: int) -> Non
             model.model.shared.weight[pad_id].zero_()
         if step % 100 == 0:
             log.debug("copy-train step %d loss %.3f", step, out.loss.item())
-    model.eval()
