@@ -128,30 +128,24 @@ def _train_copy(model, sp, lines: Sequence[str], pad_id: int, steps: int) -> Non
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _copy_steps(model, ids, rng, pad_id, steps)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        model.train()
+        for step in range(steps):
+            batch = rng.sample(ids, min(32, len(ids)))
+            n = max(len(b) for b in batch)
+            src = torch.full((len(batch), n), pad_id)
+            for i, b in enumerate(batch):
+                src[i, : len(b)] = torch.tensor(b)
+            labels = src.clone()
+            labels[labels == pad_id] = -100
+            out = model(input_ids=src, attention_mask=(src != pad_id).long(), labels=labels)
+            out.loss.backward()
+            opt.step()
+            opt.zero_grad()
+            with torch.no_grad():
+                model.model.shared.weight[pad_id].zero_()
+            if step % 100 == 0:
+                log.debug("copy-train step %d loss %.3f", step, out.loss.item())
     finally:
         torch.set_num_threads(threads)
     model.eval()
-
-
-def _copy_steps(model, ids, rng, pad_id: int, steps: int) -> None:
-    import torch
-
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for step in range(steps):
-        batch = rng.sample(ids, min(32, len(ids)))
-        n = max(len(b) for b in batch)
-        src = torch.full((len(batch), n), pad_id)
-        for i, b in enumerate(batch):
-            src[i, : len(b)] = torch.tensor(b)
-        labels = src.clone()
-        labels[labels == pad_id] = -100
-        out = model(input_ids=src, attention_mask=(src != pad_id).long(), labels=labels)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        with torch.no_grad():
-            model.model.shared.weight[pad_id].zero_()
-        if step % 100 == 0:
-            log.debug("copy-train step %d loss %.3f", step, out.loss.item())
