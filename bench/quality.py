@@ -14,7 +14,8 @@ selection agree. `--select-epochs 0` selects with the full recipe.
 Resumable across sessions: each finished run's metrics.json and config.json (a few KB, no
 weights) are copied to bench/results/quality_runs/PROTOCOL/ as soon as the run ends; a later
 invocation restores them into the work folder, where `train compare` reuses a run whose settings
-match. Commit bench/results/ after a session. Runs go one method and one seed at a time, seeds in
+match. A run killed mid-way (a session's end) resumes from its last finished epoch when the work
+folder survives (`train`'s epoch checkpoint, too large to commit). Commit bench/results/ after a session. Runs go one method and one seed at a time, seeds in
 the outer loop, so the table has every method for the first seed before it adds a second.
 --budget-minutes stops starting new runs after that long.
 

@@ -11,9 +11,11 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import torch
 
+from prefit.train.checkpoint import to_lists, to_tuples
 from prefit.train.cls_top import classify
 from prefit.train.data import Split, collate, length_grouped_batches
 from prefit.train.freeze import trainable
@@ -54,12 +56,15 @@ def _forward(model, ids, mask, cls_only: bool = True):
 
 def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int, device: torch.device, *, seed: int,
                 group_by_length: bool = True, pad_to: int | None = None, progress: bool = True, cls_only: bool = True,
-                log_every: int = 50) -> dict:
+                log_every: int = 50, resume: dict | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train `model` in place for one stage and return its training log.
 
     cls_only: compute the top layer for the [CLS] position only (cls_top.py; same logits, less work).
     log_every: steps between the DEBUG lines (loss of the last steps, speed) that train.log records;
-    the progress bar shows the same running loss."""
+    the progress bar shows the same running loss.
+    on_epoch: called after every epoch with the loop's state (optimizer, schedule, batch-order
+    generator, history), which `resume` takes back to continue with the next epoch (checkpoint.py);
+    the model's weights and the global generators (dropout) are the caller's to save and restore."""
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -84,8 +89,16 @@ def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int,
         total = steps_per_epoch * stage.epochs
         sched = get_linear_schedule_with_warmup(base, int(stage.warmup_ratio * total), max(total, 1))
         model.train()
-        step = 0
-        for epoch in range(stage.epochs):
+        step, start = 0, 0
+        if resume is not None:
+            base.load_state_dict(resume["optimizer"])
+            sched.load_state_dict(resume["scheduler"])
+            rng.setstate(to_tuples(resume["batch_rng"]))
+            history["epochs"] = list(resume["history"]["epochs"])
+            start = len(history["epochs"])
+            step = start * steps_per_epoch
+            log.info("stage %s: resuming after epoch %d/%d", stage.name, start, stage.epochs)
+        for epoch in range(start, stage.epochs):
             t0, seen, loss_sum = time.perf_counter(), 0, 0.0
             window, window_n, t_window = 0.0, 0, time.perf_counter()
             batches = length_grouped_batches(lengths, stage.batch_size, rng, group=group_by_length)
@@ -124,6 +137,9 @@ def train_stage(model, stage: Stage, split: Split, num_labels: int, pad_id: int,
             history["epochs"].append(rec)
             log.info("stage %s epoch %d/%d: loss %.4f, %.1f examples/s", stage.name, epoch + 1, stage.epochs, rec["loss"],
                      rec["examples_per_second"])
+            if on_epoch is not None:
+                on_epoch({"optimizer": base.state_dict(), "scheduler": sched.state_dict(), "batch_rng": to_lists(rng.getstate()),
+                          "history": {**history, "epochs": list(history["epochs"])}})
     model.eval()
     return history
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prefit.errors import InputError
 from prefit.jsonl import Fields, write_json_atomic
-from prefit.train.stages import RecipeOptions, recipe
+from prefit.train.stages import RecipeOptions, Stage, recipe
 from prefit.train.windows import DEFAULT_MAX_WINDOWS
 
 log = logging.getLogger("prefit")
@@ -77,6 +77,18 @@ def data_fingerprints(cfg: RunConfig) -> dict[str, str | None]:
     return out
 
 
+def training_key(cfg: RunConfig, model_path: str, pooling: str, stages: list[Stage], device) -> str:
+    """What makes two runs train the same weights, as the key of an epoch checkpoint (checkpoint.py):
+    not the evaluation file or how it is read, nor where the run is written."""
+    from prefit.resume import fingerprint
+
+    versions = package_versions()
+    return fingerprint({"method": cfg.method, "model": model_path, "seed": cfg.seed, "max_length": cfg.max_length, "pooling": pooling,
+                        "fields": asdict(cfg.fields), "group_by_length": cfg.group_by_length, "device": str(device),
+                        "stages": [asdict(s) for s in stages], "data_sha256": {k: v for k, v in data_fingerprints(cfg).items() if k != "eval"},
+                        "versions": {k: versions[k] for k in ("prefit", "torch", "transformers", "tokenizers")}})
+
+
 def load_tokenizer(name: str | None):
     """Resolve the encoder name once and load its tokenizer; returns (tokenizer, resolved path)."""
     from transformers import AutoTokenizer
@@ -116,9 +128,15 @@ def run(cfg: RunConfig) -> dict:
 
     # Built in a hidden sibling and moved into place when finished: a failed or killed run
     # leaves an earlier run in OUTPUT untouched and no half-made folder.
-    with job_lock(final), atomic_dir(final, overwrite=True) as out:
-        log.info("training into %s (moved to %s when finished)", out, final)
-        return _run_in(cfg, out, stages, PEERS, run_peer)
+    with job_lock(final):
+        with atomic_dir(final, overwrite=True) as out:
+            log.info("training into %s (moved to %s when finished)", out, final)
+            metrics = _run_in(cfg, out, stages, PEERS, run_peer)
+        if stages:
+            from prefit.train.checkpoint import checkpoint_path
+
+            checkpoint_path(final).unlink(missing_ok=True)  # the run is in place: its epochs are no longer needed
+        return metrics
 
 
 def check_replaceable(out: Path, overwrite: bool) -> None:
@@ -139,6 +157,8 @@ def check_replaceable(out: Path, overwrite: bool) -> None:
 def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
     import torch
 
+    from prefit.jsonl import remove_stale_temps
+    from prefit.train.checkpoint import Checkpoint, rng_state, set_rng_state
     from prefit.train.data import load_split, oversample
     from prefit.train.loop import evaluate, resolve_device, seed_everything, train_stage
     from prefit.train.pooling import resolve_pooling, set_pooling
@@ -176,13 +196,34 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         log.info("method %s, seed %d, model %s (%s pooling), %d classes, %d train / %d eval examples%s, device %s", cfg.method, cfg.seed,
                  path, pooling, k, len(train.y), len(evals.y), f" / {len(aug.y)} augmented" if aug else "", device)
         data = {"train": train, "augmented": aug, "oversampled": oversample(train, cfg.seed) if any(s.data == "oversampled" for s in stages) else None}
-        history = []
+        history: list[dict] = []
+        checkpoint = Checkpoint(cfg.output, training_key(cfg, path, pooling, stages, device))
+        remove_stale_temps(checkpoint.path)
+        saved = checkpoint.load()
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            set_rng_state(saved["rng"])
+            history = list(saved["history"])
+            log.info("resuming from the epoch checkpoint %s: %d stage(s) and %d epoch(s) of the next done", checkpoint.path,
+                     saved["stage"], len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0)
         for i, stage in enumerate(stages):
+            if saved is not None and i < saved["stage"]:
+                continue  # finished before the checkpoint: its history is in `history`
+
+            def save(loop: dict, i: int = i, stage: Stage = stage) -> None:
+                # After a stage's last epoch the next stage starts afresh: the weights, generators and history carry over.
+                done = len(loop["history"]["epochs"]) == stage.epochs
+                checkpoint.save({"model": model.state_dict(), "rng": rng_state(), "stage": i + 1 if done else i,
+                                 "loop": {} if done else loop, "history": history + [loop["history"]] if done else history})
+
+            resume = saved["loop"] if saved is not None and i == saved["stage"] and saved["loop"] else None
             history.append(train_stage(model, stage, data[stage.data], k, tok.pad_token_id, device, seed=cfg.seed * 100 + i,
-                                       group_by_length=cfg.group_by_length, progress=cfg.progress))
+                                       group_by_length=cfg.group_by_length, progress=cfg.progress, resume=resume, on_epoch=save))
         metrics = evaluate(model, tok, evals, labels.labels, train.counts(k), device, max_length=cfg.max_length, read=cfg.read,
                            max_windows=cfg.max_windows)
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
+        if saved is not None:  # `seconds` then counts this process only; each epoch's own time is in `history`
+            metrics["resumed"] = {"stages_done": saved["stage"], "epochs_done": len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0}
         model.save_pretrained(out / "model")
         tok.save_pretrained(out / "model")
         write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling,
