@@ -89,6 +89,3 @@ class Checkpoint:
 
         with atomic_write(self.path, "wb") as fh:
             torch.save({**state, "key": self.key}, fh)
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)

@@ -77,15 +77,15 @@ def data_fingerprints(cfg: RunConfig) -> dict[str, str | None]:
     return out
 
 
-def training_key(cfg: RunConfig, model_path: str, pooling: str, stages: list[Stage], device) -> str:
+def training_key(cfg: RunConfig, model_path: str, pooling: str, stages: list[Stage], device, data_sha256: dict[str, str | None]) -> str:
     """What makes two runs train the same weights, as the key of an epoch checkpoint (checkpoint.py):
-    not the evaluation file or how it is read, nor where the run is written."""
+    not the evaluation file or how it is read, nor where the run is written. `data_sha256`: data_fingerprints(cfg)."""
     from prefit.resume import fingerprint
 
     versions = package_versions()
     return fingerprint({"method": cfg.method, "model": model_path, "seed": cfg.seed, "max_length": cfg.max_length, "pooling": pooling,
                         "fields": asdict(cfg.fields), "group_by_length": cfg.group_by_length, "device": str(device),
-                        "stages": [asdict(s) for s in stages], "data_sha256": {k: v for k, v in data_fingerprints(cfg).items() if k != "eval"},
+                        "stages": [asdict(s) for s in stages], "data_sha256": {k: v for k, v in data_sha256.items() if k != "eval"},
                         "versions": {k: versions[k] for k in ("prefit", "torch", "transformers", "tokenizers")}})
 
 
@@ -197,15 +197,17 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
                  path, pooling, k, len(train.y), len(evals.y), f" / {len(aug.y)} augmented" if aug else "", device)
         data = {"train": train, "augmented": aug, "oversampled": oversample(train, cfg.seed) if any(s.data == "oversampled" for s in stages) else None}
         history: list[dict] = []
-        checkpoint = Checkpoint(cfg.output, training_key(cfg, path, pooling, stages, device))
+        shas = data_fingerprints(cfg)
+        checkpoint = Checkpoint(cfg.output, training_key(cfg, path, pooling, stages, device, shas))
         remove_stale_temps(checkpoint.path)
         saved = checkpoint.load()
         if saved is not None:
             model.load_state_dict(saved["model"])
             set_rng_state(saved["rng"])
             history = list(saved["history"])
+            resumed = {"stages_done": saved["stage"], "epochs_done": len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0}
             log.info("resuming from the epoch checkpoint %s: %d stage(s) and %d epoch(s) of the next done", checkpoint.path,
-                     saved["stage"], len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0)
+                     resumed["stages_done"], resumed["epochs_done"])
         for i, stage in enumerate(stages):
             if saved is not None and i < saved["stage"]:
                 continue  # finished before the checkpoint: its history is in `history`
@@ -223,13 +225,13 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
                            max_windows=cfg.max_windows)
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
         if saved is not None:  # `seconds` then counts this process only; each epoch's own time is in `history`
-            metrics["resumed"] = {"stages_done": saved["stage"], "epochs_done": len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0}
+            metrics["resumed"] = resumed
         model.save_pretrained(out / "model")
         tok.save_pretrained(out / "model")
         write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling,
                                                                 "read": cfg.read, "max_windows": cfg.max_windows})
         write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
-                                                 "device": str(device), "versions": package_versions(), "data_sha256": data_fingerprints(cfg),
+                                                 "device": str(device), "versions": package_versions(), "data_sha256": shas,
                                                  "torch_threads": torch.get_num_threads()})
         write_json_atomic(out / "metrics.json", metrics)  # last: its presence marks a finished run
         log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],
