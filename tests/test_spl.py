@@ -398,3 +398,33 @@ def test_paragraphs_that_no_heading_gives_a_topic_have_no_label():
     paras = list(iter_pk_paragraphs(parse_xml(xml.encode())[1]))
     assert [(p.label, p.headings) for p in paras] == [
         (None, []), (None, ["Naproxen"]), ("Absorption", ["Absorption", "Naproxen"]), ("Other", ["Special Populations"])]
+
+
+@pytest.mark.parametrize("heading,other", [
+    ("Renal Impairment", True), ("R enal Impairment:", True), ("Age: Geriatric Population", True), ("Drug Interaction Studies", True),
+    ("Effect of other drugs on clopidogrel", True), ("Lithium", True), ("Specific Populations", True),
+    ("General pharmacokinetic characteristics", False), ("Pharmacokinetics", False), ("Immediate Release", False),
+    ("METFORMIN HYDROCHLORIDE TABLETS USP", False), ("(2) Rheumatoid Arthritis", False), ("NA = not available", False),
+    ("SD", False), ("Clinical Studies", False), ("Generic Section", False)])
+def test_heading_classes(heading, other):
+    """docs/spl.md: population and interaction headings (and any other named subject) are a topic
+    (Other); general, dosage-form, study and legend headings are not."""
+    from prefit.serve_cli.headings import adme_label_of, names_other_topic
+
+    assert names_other_topic(heading) is other
+    assert adme_label_of([heading]) == ("Other" if other else None)
+    assert adme_label_of([heading, "Absorption"]) == "Absorption"
+
+
+def test_no_topic_headings_on_real_labels(data_dir):
+    """Real labels of diclofenac + misoprostol (a "General pharmacokinetic characteristics" heading
+    and an "SD" legend) and of naproxen (an "Immediate Release" heading): their paragraphs have no
+    label; the same labels' population and interaction paragraphs stay Other."""
+    rows = {}
+    for name in ("7ce90c72-8c44-4361-a695-63990677e87c", "2c4f826c-e71b-4462-a025-19730701a9de"):
+        rows[name[:8]] = [(p.label, p.headings) for p in iter_pk_paragraphs(parse(data_dir / f"spl-headings/{name}.xml")[1])]
+    dicl, napr = rows["7ce90c72"], rows["2c4f826c"]
+    assert dicl[:3] == [(None, ["General pharmacokinetic characteristics"])] * 2 + [(None, ["General pharmacokinetic characteristics", "SD"])]
+    assert [lab for lab, _ in dicl].count("Other") == 14 and dicl[-1] == ("Other", ["Drug Interaction Studies", "Misoprostol", "Other drugs"])
+    assert napr[:2] == [(None, []), (None, ["Immediate Release"])]
+    assert [lab for lab, _ in napr] == [None, None, "Distribution", "Metabolism", "Excretion"] + ["Other"] * 5

@@ -17,11 +17,18 @@ of the first kind replaces both. The label is that of the most specific heading 
 process. Food-effect headings count as Absorption, where the FDA's labeling guidance for section
 12.3 places the effect of food.
 
-A paragraph with no heading naming a topic — none at all below the section title, or only the
-names of the label's own ingredients ("Aspirin", "Caffeine") — has no label (None), not Other:
-its text may be about any process ("Systemic exposure with Voltaren Gel is 17 times lower than
-with oral treatment"), and such paragraphs are what a trained model is for. Other means a heading
-that names something else (Special Populations, Drug Interactions, ...).
+Other is what the paper meant by it: a paragraph under another pharmacokinetic *topic* —
+specific populations (age, sex, race, renal or hepatic impairment, ...), drug interactions
+("Drug Interactions", "Effect of other drugs on ...", "Antacids", or the interacting drug's name:
+"Lithium", "Warfarin"), or any other heading that names a subject. A heading of a class that names
+no topic (NO_TOPIC below: pharmacokinetics in general, "General", dosage forms and regimens
+("Immediate release", "Metformin Hydrochloride Tablets USP"), studies and indications ("Clinical
+Studies", "(2) Rheumatoid Arthritis"), abbreviation legends ("NA = not available")) does not make
+a paragraph Other. A paragraph with no heading naming an ADME process or a topic has no label
+(None): none at all below the section title, only the label's own ingredients ("Aspirin"), or only
+no-topic headings. Its text may be about any process ("Systemic exposure with Voltaren Gel is 17
+times lower than with oral treatment"), and such paragraphs are what a trained model is for. The
+rule is per heading class, never per paragraph; docs/spl.md tabulates the dev corpus's headings.
 """
 
 from __future__ import annotations
@@ -38,6 +45,20 @@ _ADME_RE = [
     ("Metabolism", re.compile(r"metabol|biotransform", re.I)),
     ("Excretion", re.compile(r"excret|eliminat", re.I)),
 ]
+# Heading classes (module docstring, docs/spl.md), matched on the heading with its spaces collapsed.
+# A population or interaction heading is a topic even where it also says "studies" or "patients".
+OTHER_TOPIC = re.compile(
+    r"geriatr|elderly|\bage\b|pediatr|paediatr|child|adolescen|neonat|infant|renal|kidney|hepatic|liver|\brace\b|ethnic"
+    r"|gender|\bsex\b|dialysis|pregnan|lactat|nursing|obes|body ?weight|populations?\b|pharmacogen|patients with|cirrho"
+    r"|interact|other drugs|effect of .+ on|cytochrome|\bcyp|antacid|inhibitor|inducer|antagonist|concomitant|coadminist",
+    re.I)
+NO_TOPIC = re.compile(
+    r"^(general|overview|summary|introduction|background|description)\b|generic section|pharmacokinetic|clinical pharmacology"  # in general
+    r"|release|^ec-|formulation|dosage|dosing|regimen|single.dose|multiple.dose|steady.state|\btablets?\b|capsules?\b"  # forms
+    r"|solution|suspension|\busp\b|\bproduct\b|\bmg\b"
+    r"|stud(y|ies)|trial|^\(\d+\)|arthritis|spondylitis|shoulder|\bgout"  # studies and indications
+    r"|=|^[A-Z]{1,3}$",  # abbreviation legends ("NA = not available", "SD")
+    re.I)
 _STYLED = re.compile(r"bold|italics|underline", re.I)
 # "Distribution: The volume ..." — a plain inline heading: a few capitalised words and a colon.
 _PLAIN_INLINE = re.compile(r"^([A-Z][A-Za-z-]*(?: (?:[A-Za-z-]+|&)){0,4}):\s+(?=\S)")
@@ -54,15 +75,25 @@ def adme_label(heading: str | None) -> str:
     return min(hits)[1] if hits else "Other"
 
 
-def adme_label_of(headings: list[str]) -> str:
+def names_other_topic(heading: str) -> bool:
+    """Whether a heading (not an ADME one) makes a paragraph Other: a population or interaction
+    heading, or one of no no-topic class. Letters split by styling ("R enal") are rejoined."""
+    for h in (" ".join(heading.split()), re.sub(r"\b(\w) (?=\w)", r"\1", " ".join(heading.split()))):
+        if OTHER_TOPIC.search(h):
+            return True
+    return not NO_TOPIC.search(" ".join(heading.split()).rstrip(":"))
+
+
+def adme_label_of(headings: list[str]) -> str | None:
     """The label of the most specific heading that names an ADME process: under "Absorption", a
     paragraph that opens with "Diclofenac:" (a combination product's per-ingredient sub-heading)
-    is still Absorption, while "Metabolism" under "Special Populations" is Metabolism."""
+    is still Absorption, while "Metabolism" under "Special Populations" is Metabolism. Without
+    one, Other under a population or interaction heading, else None (no topic)."""
     for h in reversed(headings):
         lab = adme_label(h)
         if lab != "Other":
             return lab
-    return "Other"
+    return "Other" if any(names_other_topic(h) for h in headings) else None
 
 
 @dataclass(frozen=True)
