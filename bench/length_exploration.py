@@ -51,8 +51,8 @@ def main() -> None:
             if n is not None:
                 tr, va = cut(tr, tokenizer, n), cut(va, tokenizer, n)
             t = time.perf_counter()
-            _, pred, _ = fit_predict("tfidf-lr", tr, y_tr, va, c=1.0, seed=0, model=None, max_length=None, progress=False, cache_dir=None)
-            f1 = f1_score(y_va, pred, average="macro")
+            _, proba, _ = fit_predict("tfidf-lr", tr, y_tr, va, c=1.0, seed=0, model=None, max_length=None, progress=False, cache_dir=None)
+            f1 = f1_score(y_va, proba.argmax(-1), average="macro")
             chars = sum(map(len, va)) / len(va)
             rows.append([protocol, window, round(chars), f1, time.perf_counter() - t])
             out.setdefault(protocol, {})[window] = {"validation_macro_f1": f1, "mean_validation_chars": chars,

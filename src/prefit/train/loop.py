@@ -150,7 +150,7 @@ def evaluate(model, tok, split: Split, labels: list[str], train_counts: list[int
     "readings": one pass scores every window, and the first reading is each text's first window,
     so both cost what the windowed one costs."""
     from prefit.train.metrics import classification_metrics
-    from prefit.train.windows import READS, per_text, window_ids, window_logits
+    from prefit.train.windows import READS, per_text, softmax, window_ids, window_logits
 
     model.eval()
 
@@ -161,7 +161,14 @@ def evaluate(model, tok, split: Split, labels: list[str], train_counts: list[int
 
     seqs, owner = window_ids(tok, [r.text for r in split.records], max_length, max_windows)
     lg = window_logits(seqs, tok.pad_token_id, logits_of, batch_size)
-    readings = {r: classification_metrics(split.y, per_text(lg, owner, len(split.y), r).argmax(-1).tolist(), labels, train_counts)
-                for r in READS}
+    per_reading = {r: per_text(lg, owner, len(split.y), r) for r in READS}
+    readings = {r: classification_metrics(split.y, per_reading[r].argmax(-1).tolist(), labels, train_counts) for r in READS}
     readings["windows"].update(max_windows=max_windows, windows=len(seqs))
-    return {**readings[read], "read": read, "readings": readings}
+    for r in READS:  # each text's probabilities, so that runs can be ensembled or calibrated afterwards
+        readings[r]["eval_proba"] = eval_proba(softmax(per_reading[r]))
+    return {**{k: v for k, v in readings[read].items() if k != "eval_proba"}, "read": read, "readings": readings}
+
+
+def eval_proba(proba) -> list[list[float]]:
+    """Probabilities per evaluation text (columns in the run's label order), rounded for metrics.json."""
+    return [[round(float(p), 5) for p in row] for row in proba]

@@ -30,14 +30,14 @@ def _classifier(c: float, seed: int):
 
 def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_texts: list[str], *, c: float, seed: int,
                 model: str | None, max_length: int | None, progress: bool, cache_dir: str | Path | None):
-    """Fit `method` on the training texts; return (fitted object to save, predictions, settings)."""
+    """Fit `method` on the training texts; return (fitted object to save, eval probabilities, settings)."""
     if method == "tfidf-lr":
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import make_pipeline
 
         pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), _classifier(c, seed))
         pipe.fit(train_texts, train_y)
-        return pipe, pipe.predict(eval_texts).tolist(), {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
+        return pipe, _proba(pipe, eval_texts), {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
     if method == "probe":
         from prefit.embeddings import embedding_spec, encode
 
@@ -47,8 +47,18 @@ def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_te
         x_train = encode(train_texts, spec, progress=progress, cache_dir=cache_dir)
         x_eval = encode(eval_texts, spec, progress=progress, cache_dir=cache_dir)
         clf = _classifier(c, seed).fit(x_train, train_y)
-        return {"classifier": clf, "embedding": spec.__dict__}, clf.predict(x_eval).tolist(), {"embedding": spec.__dict__, "C": c}
+        return {"classifier": clf, "embedding": spec.__dict__}, _proba(clf, x_eval), {"embedding": spec.__dict__, "C": c}
     raise ValueError(f"not a peer method: {method!r}")
+
+
+def _proba(clf, x):
+    """Probabilities with a column for every class index 0..k-1, also those absent from training."""
+    import numpy as np
+
+    p = clf.predict_proba(x)
+    full = np.zeros((p.shape[0], int(max(clf.classes_)) + 1))
+    full[:, clf.classes_] = p
+    return full
 
 
 def run_peer(cfg, out: Path, train, evals, labels) -> dict:
@@ -63,11 +73,17 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     k = len(labels.labels)
     log.info("method %s, seed %d, C %g, %d classes, %d train / %d eval examples", cfg.method, cfg.seed, cfg.recipe.peer_c, k,
              len(train.y), len(evals.y))
-    fitted, preds, settings = fit_predict(cfg.method, [r.text for r in train.records], train.y, [r.text for r in evals.records],
+    fitted, proba, settings = fit_predict(cfg.method, [r.text for r in train.records], train.y, [r.text for r in evals.records],
                                           c=cfg.recipe.peer_c, seed=cfg.seed, model=cfg.model,
                                           max_length=None if cfg.method == "probe" else cfg.max_length, progress=cfg.progress,
                                           cache_dir=cfg.cache_dir)
-    metrics = classification_metrics(evals.y, preds, labels.labels, train.counts(k))
+    import numpy as np
+
+    from prefit.train.loop import eval_proba
+
+    proba = np.pad(proba, ((0, 0), (0, k - proba.shape[1])))
+    metrics = classification_metrics(evals.y, proba.argmax(-1).tolist(), labels.labels, train.counts(k))
+    metrics["eval_proba"] = eval_proba(proba)
     metrics.update(method=cfg.method, seed=cfg.seed, history=[], seconds=round(time.perf_counter() - t0, 2))
     (out / "model").mkdir(exist_ok=True)
     joblib.dump(fitted, out / "model" / "sklearn.joblib")

@@ -1,0 +1,141 @@
+"""ADME paragraphs, grouped cross-validation by drug: every method with the defaults a user gets.
+
+corpus (../shared/data/spl-corpus/dailymed-rx-dev.zip, 713 real prescription labels) ->
+`score --extract-only` (labels by heading class, docs/spl.md) -> `train split` (distinct texts,
+unlabelled left out, generic names normalised to drug groups) -> GroupKFold over all distinct
+labelled paragraphs by drug group (every group tested once) -> per fold `aug eda --balance max`
+on the training side and `train compare --methods M --seeds 7` with no selection: the defaults.
+
+Ensembles are computed from the runs' stored evaluation probabilities (metrics.json
+`eval_proba`), with fixed equal weights declared here before any fold was scored:
+  ens:two-stage+probe+tfidf-lr   mean of the three methods' probabilities
+  ens:probe+tfidf-lr             mean of the two cheap peers'
+
+Resumable: finished runs' metrics.json/config.json go to bench/results/adme_cv_runs/ as they end.
+Writes bench/results/adme_cv.json: cv.summary[method][metric] = {mean, sem}, cv.per_fold and
+cv.paired (per fold, method minus method on the same test drugs: mean ± SEM and folds won).
+
+    python bench/adme_cv.py [--folds 8] [--methods tfidf-lr,probe,two-stage,vanilla] [--budget-minutes M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, SHARED, machine, sh, sync_runs, write_result  # noqa: E402
+
+METHODS = "tfidf-lr,probe,two-stage,vanilla"
+ENSEMBLES = {"ens:two-stage+probe+tfidf-lr": ("two-stage", "probe", "tfidf-lr"), "ens:probe+tfidf-lr": ("probe", "tfidf-lr")}
+KEYS = ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
+SEED = "7"
+
+
+def prepare(work: Path, bindir: Path, folds: int) -> list[Path]:
+    from sklearn.model_selection import GroupKFold
+
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "paras.jsonl").exists():
+        sh(work, str(bindir / "score"), str(SHARED / "spl-corpus" / "dailymed-rx-dev.zip"), "--extract-only", "-o", "paras.jsonl", "-q")
+    if not (work / "split" / "split.json").exists():
+        sh(work, str(bindir / "train"), "split", "paras.jsonl", "-o", "split", "--group-field", "generic_names", "--group-normalise", "drug",
+           "--test-fraction", "0.2", "--seed", "0")
+    rows = [json.loads(x) for name in ("train", "test") for x in (work / "split" / f"{name}.jsonl").read_text().splitlines()]
+    out = []
+    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(rows, groups=[r["group"] for r in rows])):
+        d = work / f"folds-{folds}" / f"fold-{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        for name, idx in (("train", tr), ("test", te)):
+            if not (d / f"{name}.jsonl").exists():
+                (d / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in idx))
+        if not (d / "augmented.jsonl").exists():
+            sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
+        out.append(d)
+    return out
+
+
+def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dict | None:
+    """Metrics of the mean of the members' evaluation probabilities (equal weights)."""
+    import numpy as np
+
+    from prefit.train.metrics import classification_metrics
+
+    probas = []
+    for m in members:
+        r = runs.get(m)
+        if r is None:
+            return None
+        p = r["readings"][r["read"]]["eval_proba"] if "readings" in r else r.get("eval_proba")
+        if p is None:
+            return None
+        probas.append(np.asarray(p))
+    labels = list(runs[members[0]]["per_class"])
+    counts = [runs[members[0]]["per_class"][lab]["train_count"] for lab in labels]
+    y = [labels.index(json.loads(x)["label"]) for x in (fold / "test.jsonl").read_text().splitlines()]
+    return classification_metrics(y, np.mean(probas, axis=0).argmax(-1).tolist(), labels, counts)
+
+
+def main() -> None:
+    from prefit.train.metrics import mean_sem
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folds", type=int, default=8)
+    ap.add_argument("--methods", default=METHODS)
+    ap.add_argument("--only-folds", default=None, help="Comma-separated fold numbers to train (to split the work over processes).")
+    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
+    ap.add_argument("--work", default=str(RESULTS / "adme_cv_work"))
+    ap.add_argument("--tabulate-only", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    bindir = Path(sys.executable).parent
+    work, store = Path(args.work), RESULTS / "adme_cv_runs" / f"folds-{args.folds}"
+    methods = args.methods.split(",")
+    folds = prepare(work, bindir, args.folds)
+    only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
+    per_fold: dict[str, list[dict | None]] = {m: [None] * len(folds) for m in [*methods, *ENSEMBLES]}
+    for k, d in enumerate(folds):
+        sync_runs(d / "compare", store / d.name, "restore")
+        runs = {}
+        for m in methods:
+            path = d / "compare" / m / f"seed-{SEED}" / "metrics.json"
+            trainable = not args.tabulate_only and (only is None or k in only)
+            if not path.exists() and trainable and not (args.budget_minutes and time.perf_counter() - t0 > args.budget_minutes * 60):
+                sh(d, str(bindir / "train"), "compare", "--methods", m, "--seeds", SEED, "--train", "train.jsonl", "--augmented",
+                   "augmented.jsonl", "--eval", "test.jsonl", "-o", "compare", "-q")
+                sync_runs(d / "compare", store / d.name, "save")
+            if path.exists():
+                runs[m] = json.loads(path.read_text())
+                per_fold[m][k] = runs[m]
+        for name, members in ENSEMBLES.items():
+            per_fold[name][k] = ensemble(d, runs, members)
+    full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
+    summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
+    paired = {}
+    for a in full:
+        for b in full:
+            if a != b:
+                out = {}
+                for key in KEYS:
+                    diffs = [x[key] - y[key] for x, y in zip(full[a], full[b])]
+                    mean, sem = mean_sem(diffs)
+                    out[key] = {"mean": mean, "sem": sem, "wins": sum(x > 0 for x in diffs), "diffs": diffs}
+                paired.setdefault(a, {})[b] = out
+    folds_done = {m: sum(x is not None for x in v) for m, v in per_fold.items()}
+    print(f"folds finished per method: {folds_done}")
+    for m, row in summary.items():
+        print(f"{m:32s} " + "  ".join(f"{k} {row[k]['mean']:.4f} ± {row[k]['sem']:.4f}" for k in KEYS[:3]))
+    write_result("adme_cv", {
+        "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
+        "settings": "every method with its defaults (train compare, no --select): max_length 128, lr 1e-4, seed 7; EDA --balance max",
+        "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "split": json.loads((work / "split" / "split.json").read_text()),
+        "cv": {"folds": args.folds, "folds_done": folds_done, "complete": sorted(full), "summary": summary, "paired": paired,
+               "per_fold": {m: [None if r is None else {"n": r["n"], "seconds": r.get("seconds"), **{k: r[k] for k in KEYS}}
+                                for r in v] for m, v in per_fold.items()}}})
+
+
+if __name__ == "__main__":
+    main()
