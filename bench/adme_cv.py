@@ -11,6 +11,12 @@ Ensembles are computed from the runs' stored evaluation probabilities (metrics.j
   ens:two-stage+probe+tfidf-lr   mean of the three methods' probabilities
   ens:probe+tfidf-lr             mean of the two cheap peers'
 
+WiSE-FT (`train two-stage --wise-alpha A`, train/wise.py), alpha chosen per fold on validation
+only: two-stage is trained on the fold's training side minus a grouped validation split (20% of
+its drug groups, seed 0) and alpha in {0.25, 0.5, 0.75, 1} is chosen by validation macro-F1 (ties:
+the larger alpha); the row "two-stage+wise-ft" is then the fold's two-stage run (every run reports
+each alpha of the grid: same seed, same training) read at that alpha.
+
 Resumable: finished runs' metrics.json/config.json go to bench/results/adme_cv_runs/ as they end.
 Writes bench/results/adme_cv.json: cv.summary[method][metric] = {mean, sem}, cv.per_fold and
 cv.paired (per fold, method minus method on the same test drugs: mean ± SEM and folds won).
@@ -32,6 +38,8 @@ from _common import RESULTS, SHARED, machine, sh, sync_runs, write_result  # noq
 METHODS = "tfidf-lr,probe,two-stage,vanilla"
 ENSEMBLES = {"ens:two-stage+probe+tfidf-lr": ("two-stage", "probe", "tfidf-lr"), "ens:probe+tfidf-lr": ("probe", "tfidf-lr")}
 KEYS = ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
+WISE = "two-stage+wise-ft"
+SELECT_METRIC = "macro_f1"
 SEED = "7"
 
 
@@ -56,6 +64,27 @@ def prepare(work: Path, bindir: Path, folds: int) -> list[Path]:
             sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
         out.append(d)
     return out
+
+
+def choose_alpha(d: Path, bindir: Path, store: Path, trainable: bool) -> float | None:
+    """alpha of the best validation macro-F1 of two-stage trained on the fold's training side less
+    a grouped validation split (inner/), or None before that run has finished."""
+    from prefit.jsonl import Fields
+    from prefit.train.select import carve_validation
+
+    inner = d / "inner"
+    if not (inner / "val.jsonl").exists():
+        carve_validation(str(d / "train.jsonl"), str(d / "augmented.jsonl"), inner, Fields(), fraction=0.2, seed=0, group_field="group")
+    path = inner / "compare" / "two-stage" / f"seed-{SEED}" / "metrics.json"
+    sync_runs(inner / "compare", store / d.name / "inner", "restore")
+    if not path.exists() and trainable:
+        sh(inner, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", SEED, "--train", "train.jsonl", "--augmented",
+           "augmented.jsonl", "--eval", "val.jsonl", "-o", "compare", "-q")
+        sync_runs(inner / "compare", store / d.name / "inner", "save")
+    if not path.exists():
+        return None
+    wise = json.loads(path.read_text())["wise"]
+    return max(sorted(map(float, wise), reverse=True), key=lambda a: wise[str(a)][SELECT_METRIC])
 
 
 def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dict | None:
@@ -96,20 +125,27 @@ def main() -> None:
     methods = args.methods.split(",")
     folds = prepare(work, bindir, args.folds)
     only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
-    per_fold: dict[str, list[dict | None]] = {m: [None] * len(folds) for m in [*methods, *ENSEMBLES]}
+    per_fold: dict[str, list[dict | None]] = {m: [None] * len(folds) for m in [*methods, WISE, *ENSEMBLES]}
+    alphas: list[float | None] = [None] * len(folds)
     for k, d in enumerate(folds):
         sync_runs(d / "compare", store / d.name, "restore")
         runs = {}
+        trainable = not args.tabulate_only and (only is None or k in only) and not (
+            args.budget_minutes and time.perf_counter() - t0 > args.budget_minutes * 60)
         for m in methods:
             path = d / "compare" / m / f"seed-{SEED}" / "metrics.json"
-            trainable = not args.tabulate_only and (only is None or k in only)
-            if not path.exists() and trainable and not (args.budget_minutes and time.perf_counter() - t0 > args.budget_minutes * 60):
+            if not path.exists() and trainable:
                 sh(d, str(bindir / "train"), "compare", "--methods", m, "--seeds", SEED, "--train", "train.jsonl", "--augmented",
                    "augmented.jsonl", "--eval", "test.jsonl", "-o", "compare", "-q")
                 sync_runs(d / "compare", store / d.name, "save")
             if path.exists():
                 runs[m] = json.loads(path.read_text())
                 per_fold[m][k] = runs[m]
+        if "two-stage" in methods:
+            alphas[k] = choose_alpha(d, bindir, store, trainable)
+            if alphas[k] is not None and "two-stage" in runs:
+                per_fold[WISE][k] = {"n": runs["two-stage"]["n"], "seconds": runs["two-stage"].get("seconds"),
+                                     **runs["two-stage"]["wise"][str(alphas[k])]}
         for name, members in ENSEMBLES.items():
             per_fold[name][k] = ensemble(d, runs, members)
     full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
@@ -131,7 +167,7 @@ def main() -> None:
     write_result("adme_cv", {
         "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
         "settings": "every method with its defaults (train compare, no --select): max_length 128, lr 1e-4, seed 7; EDA --balance max",
-        "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "split": json.loads((work / "split" / "split.json").read_text()),
+        "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "wise_alpha_chosen_per_fold": alphas, "split": json.loads((work / "split" / "split.json").read_text()),
         "cv": {"folds": args.folds, "folds_done": folds_done, "complete": sorted(full), "summary": summary, "paired": paired,
                "per_fold": {m: [None if r is None else {"n": r["n"], "seconds": r.get("seconds"), **{k: r[k] for k in KEYS}}
                                 for r in v] for m, v in per_fold.items()}}})

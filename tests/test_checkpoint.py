@@ -30,8 +30,8 @@ def _weights(run_dir) -> dict[str, torch.Tensor]:
     return load_file(run_dir / "model" / "model.safetensors")
 
 
-@pytest.mark.parametrize(("kill_after", "recipe"), [(1, {}), (2, {"sam_rho": 0.05})],
-                         ids=["after-stage-1", "mid-stage-2-with-sam"])
+@pytest.mark.parametrize(("kill_after", "recipe"), [(1, {}), (2, {"sam_rho": 0.05}), (2, {"wise_alpha": 0.5})],
+                         ids=["after-stage-1", "mid-stage-2-with-sam", "mid-stage-2-with-wise-ft"])
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny_bert, separable, tmp_path, monkeypatch, kill_after, recipe):
     whole = run(_config(tiny_bert, separable, tmp_path / "whole", **recipe))
 

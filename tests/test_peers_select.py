@@ -25,8 +25,46 @@ def test_peer_writes_a_complete_run_directory(method, separable, tmp_path):
     if method == "probe":
         assert cfg["settings"]["embedding"]["pooling"] == "mean" and cfg["settings"]["embedding"]["normalize"] is True
     assert json.loads((out / "model" / "label_map.json").read_text())["labels"] == ["absorption", "excretion", "metabolism"]
-    assert (out / "model" / "sklearn.joblib").stat().st_size > 0
+    assert (out / "model" / "peer.safetensors").stat().st_size > 0 and not list((out / "model").glob("*.joblib"))
     assert "eval: micro-F1" in (out / "train.log").read_text()
+
+
+@pytest.mark.parametrize("method", ["tfidf-lr", "probe"])
+def test_saved_peer_predicts_what_scikit_learn_predicted(method, separable, tmp_path):
+    """The pickle-free peer (peer.safetensors + peer.json) gives the probabilities the fitted
+    scikit-learn objects gave at evaluation time (metrics.json eval_proba, rounded to 5 places)."""
+    import numpy as np
+
+    from prefit.serve_cli.predictors import load_predictor
+
+    out = tmp_path / method
+    assert CliRunner().invoke(train, [method, "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"]).exit_code == 0
+    texts = [r["text"] for r in read_jsonl(separable["eval"])]
+    got = load_predictor(out).probabilities(texts)
+    want = np.asarray(json.loads((out / "metrics.json").read_text())["eval_proba"])
+    assert got.shape == want.shape == (len(texts), 3)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_a_pickle_in_a_model_folder_is_refused_not_loaded(separable, tmp_path):
+    """#37 item 4: a crafted sklearn.joblib whose unpickling would run code is never opened."""
+    import pickle
+
+    from prefit.errors import InputError
+    from prefit.serve_cli.predictors import load_predictor
+
+    out = tmp_path / "run"
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"]).exit_code == 0
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (out / "model" / "sklearn.joblib").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(InputError, match="sklearn.joblib is a pickle"):
+        load_predictor(out)
+    assert not marker.exists()
 
 
 def test_carve_validation_is_stratified_and_drops_augmented_offspring(tmp_path):

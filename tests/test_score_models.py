@@ -292,3 +292,21 @@ def test_export_says_when_parity_falls_back_to_builtin_texts(trained_run, tmp_pa
     assert r.exit_code == 0, r.output
     assert "parity check on 6 built-in sample texts: the run's evaluation file is not readable" in r.output
     assert json.loads((tmp_path / "exp" / "metadata.json").read_text())["parity_texts"] == "built-in samples"
+
+
+def test_model_identity_covers_the_weights_content(trained_run, tmp_path):
+    """#37 item 1: two models whose files have the same names and sizes but other weights (as two
+    seeds give) have different identities, so `score` never continues one's output with the other."""
+    import shutil
+
+    from prefit.serve_cli.predictors import model_identity
+
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other)
+    weights = other / "model" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # the last byte of the last tensor: same size, other weights
+    weights.write_bytes(bytes(data))
+    assert model_identity(trained_run)["kind"] == model_identity(other)["kind"] == "run"
+    assert model_identity(trained_run)["digest"] != model_identity(other)["digest"]
+    assert model_identity(trained_run) == model_identity(shutil.copytree(trained_run, tmp_path / "same"))

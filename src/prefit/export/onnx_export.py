@@ -176,7 +176,7 @@ def check_run(run_dir: Path, model_dir: Path) -> dict:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"invalid label_map.json ({type(e).__name__}: {e})", file=lm_path) from e
     if label_map.get("method") in PEERS:
-        raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/sklearn.joblib); ONNX export takes transformer "
+        raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/peer.safetensors); ONNX export takes transformer "
                          "runs (two-stage, vanilla, oversample, lpft)", file=run_dir)
     cfg = check_model_dir(model_dir)
     id2label = cfg.get("id2label") or {}

@@ -25,12 +25,15 @@ class Predictor(Protocol):
 
 
 def _digest(*files: Path) -> str:
-    """Content hash of a model's small files plus the sizes of its large ones."""
+    """SHA-256 of a model's files, names and contents (weights included: two runs that differ only
+    by seed have weights of the same size, and must never pass for one model)."""
     h = hashlib.sha256()
     for f in files:
         if f.exists():
-            h.update(f.name.encode())
-            h.update(f.read_bytes() if f.stat().st_size < (1 << 20) else str(f.stat().st_size).encode())
+            h.update(f.name.encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
     return h.hexdigest()[:16]
 
 
@@ -53,8 +56,8 @@ def model_kind(d: Path) -> str:
 
 
 def model_identity(model: str | Path) -> dict:
-    """What tells one model from another, without loading it: its kind and a digest of its files
-    (small ones by content, large ones by size). Recorded by `score` so that an output is only ever
+    """What tells one model from another, without loading it: its kind and a digest of its files'
+    contents. Recorded by `score` so that an output is only ever
     continued with the model that began it."""
     d = Path(model)
     if not d.is_dir():
@@ -138,33 +141,22 @@ class TorchPredictor:
 
 
 class SklearnPredictor:
-    """A tfidf-lr or probe run directory (model/sklearn.joblib)."""
+    """A tfidf-lr or probe run directory (model/peer.safetensors + peer.json; no pickle is ever loaded)."""
 
     def __init__(self, run_dir: Path) -> None:
-        import joblib
+        from prefit.train.peer_store import LoadedPeer
 
         model_dir = run_dir / "model"
         lm = json.loads((model_dir / "label_map.json").read_text(encoding="utf-8"))
         self.labels, self.method = list(lm["labels"]), lm["method"]
-        path = model_dir / "sklearn.joblib"
-        if not path.exists():
-            raise InputError("peer run has no model/sklearn.joblib", file=run_dir)
-        try:
-            self.fitted = joblib.load(path)
-        except Exception as e:  # unpickling damaged files raises many types
-            raise InputError(f"cannot load model/sklearn.joblib ({type(e).__name__}: {e})", file=run_dir) from e
+        self.peer = LoadedPeer(model_dir)
+        if max(self.peer.classes) >= len(self.labels):
+            raise InputError(f"peer model has class index {max(self.peer.classes)} for {len(self.labels)} labels", file=model_dir)
         self.device, self.variant = "cpu", self.method
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        if self.method == "probe":
-            from prefit.embeddings import EmbeddingSpec, encode
-
-            clf = self.fitted["classifier"]
-            p = clf.predict_proba(encode(texts, EmbeddingSpec(**self.fitted["embedding"]), batch_size=batch_size))
-        else:
-            clf = self.fitted
-            p = clf.predict_proba(texts)
-        # Columns follow clf.classes_ (label indices seen in training); a label never seen gets 0.
+        p = self.peer.proba(self.peer.features(texts, batch_size))
+        # Columns follow the classes seen in training (label indices); a label never seen gets 0.
         out = np.zeros((len(texts), len(self.labels)), dtype="float32")
-        out[:, np.asarray(clf.classes_, dtype=int)] = p
+        out[:, np.asarray(self.peer.classes, dtype=int)] = p
         return out

@@ -18,8 +18,9 @@ from prefit.cli_common import (
 # --recipe: the values of the options left unset. "paper" is Shi et al.'s BERT-base recipe; "prefit"
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
 RECIPES = {
-    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto", "read": "windows"},  # = RecipeOptions' and RunConfig's defaults
-    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first"},
+    "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto", "read": "windows",
+               "wise_alpha": 1.0},  # = RecipeOptions' and RunConfig's defaults
+    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first", "wise_alpha": 1.0},
 }
 
 
@@ -64,6 +65,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "lp_epochs": (("--lp-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
     "peer_c": (("--peer-c",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
                                    help="Inverse regularisation strength C of the logistic regression.")),
+    "wise_alpha": (("--wise-alpha",), dict(type=click.FloatRange(0, 1), default=None,
+                                           help="WiSE-FT: the saved model is (1 - A) x the weights before full finetuning + A x "
+                                                "the finetuned weights; 1 keeps the finetuned model [default: the recipe's]. Every run "
+                                                "also reports alphas 0.25, 0.5, 0.75 and 1 on its evaluation file.")),
     "weight_decay": (("--weight-decay",), dict(type=click.FloatRange(min=0), default=0.01, show_default=True)),
     "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
     "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
@@ -88,10 +93,10 @@ FINETUNE = ["model", "max_length", "pooling", "read", "max_windows", "recipe", "
             "max_grad_norm", "loss", "class_weights", "cb_beta", "focal_gamma", "ldam_max_margin", "ldam_scale", "drw_epoch", "sam_rho",
             "device", "no_group_by_length"]
 METHOD_OPTIONS = {
-    "two-stage": DATA + FINETUNE + ["stage1_layers", "stage1_lr", "stage1_epochs", "stage1_loss"],
+    "two-stage": DATA + FINETUNE + ["stage1_layers", "stage1_lr", "stage1_epochs", "stage1_loss", "wise_alpha"],
     "vanilla": DATA + FINETUNE,
     "oversample": DATA + FINETUNE,
-    "lpft": DATA + FINETUNE + ["lp_lr", "lp_epochs", "stage1_loss"],
+    "lpft": DATA + FINETUNE + ["lp_lr", "lp_epochs", "stage1_loss", "wise_alpha"],
     "tfidf-lr": DATA + ["peer_c"],
     "probe": DATA + ["model", "peer_c"],
     "compare": list(OPTIONS),
@@ -134,7 +139,8 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
     ro = RecipeOptions(stage1_layers=kw["stage1_layers"], stage1_lr=kw["stage1_lr"], stage1_epochs=kw["stage1_epochs"],
                        stage2_lr=kw["stage2_lr"], stage2_epochs=kw["stage2_epochs"], lp_lr=kw["lp_lr"], lp_epochs=kw["lp_epochs"],
                        batch_size=kw["batch_size"], weight_decay=kw["weight_decay"], warmup_ratio=kw["warmup_ratio"],
-                       max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"])
+                       max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"],
+                       wise_alpha=kw["wise_alpha"])
     return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]), output=str(output),
                      augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"], pooling=kw["pooling"],
                      read=kw["read"], max_windows=kw["max_windows"],

@@ -101,6 +101,8 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
         return False
     if cfg.method in PEERS:
         return (run_old.get("recipe") or {}).get("peer_c") == cfg.recipe.peer_c
+    if (run_old.get("recipe") or {}).get("wise_alpha", 1.0) != cfg.recipe.wise_alpha:
+        return False
     return old.get("stages") == json.loads(json.dumps([asdict(s) for s in recipe(cfg.method, cfg.recipe)]))
 
 

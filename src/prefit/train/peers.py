@@ -6,7 +6,8 @@ probe: the frozen encoder's own sentence embeddings (embeddings.py: the checkpoi
   normalisation) + logistic regression with balanced class weights.
 
 Both write the same run directory as the transformer methods (model/, metrics.json, config.json,
-train.log), so `train compare` puts them in one table. Their one hyper-parameter is the logistic
+train.log), so `train compare` puts them in one table; the model is stored without pickle
+(peer_store.py). Their one hyper-parameter is the logistic
 regression's inverse regularisation strength C (`--peer-c`), which `train compare --select` tunes.
 """
 
@@ -63,10 +64,9 @@ def _proba(clf, x):
 
 def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     """Fit, evaluate and save one peer run into `out` (run.py has made the folder and the log)."""
-    import joblib
-
     from prefit.jsonl import write_json_atomic
     from prefit.train.metrics import classification_metrics
+    from prefit.train.peer_store import save_peer
     from prefit.train.run import data_fingerprints, package_versions
 
     t0 = time.perf_counter()
@@ -86,7 +86,10 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     metrics["eval_proba"] = eval_proba(proba)
     metrics.update(method=cfg.method, seed=cfg.seed, history=[], seconds=round(time.perf_counter() - t0, 2))
     (out / "model").mkdir(exist_ok=True)
-    joblib.dump(fitted, out / "model" / "sklearn.joblib")
+    if cfg.method == "tfidf-lr":
+        save_peer(out / "model", cfg.method, fitted[-1], vectorizer=fitted[0])
+    else:
+        save_peer(out / "model", cfg.method, fitted["classifier"], embedding=fitted["embedding"])
     write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "method": cfg.method})
     write_json_atomic(out / "config.json", {"run": asdict(cfg), "settings": settings, "versions": package_versions() | _sk_version(),
                                              "data_sha256": data_fingerprints(cfg)})

@@ -162,6 +162,7 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
     from prefit.train.data import load_split, oversample
     from prefit.train.loop import evaluate, resolve_device, seed_everything, train_stage
     from prefit.train.pooling import resolve_pooling, set_pooling
+    from prefit.train.wise import WISE_GRID, interpolate, snapshot
 
     handler = logging.FileHandler(out / "train.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -208,21 +209,43 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
             resumed = {"stages_done": saved["stage"], "epochs_done": len(saved["loop"]["history"]["epochs"]) if saved["loop"] else 0}
             log.info("resuming from the epoch checkpoint %s: %d stage(s) and %d epoch(s) of the next done", checkpoint.path,
                      resumed["stages_done"], resumed["epochs_done"])
+        # WiSE-FT (wise.py): the weights when the last stage starts, kept through its epoch checkpoints.
+        base = saved.get("wise_base") if saved is not None else None
         for i, stage in enumerate(stages):
             if saved is not None and i < saved["stage"]:
                 continue  # finished before the checkpoint: its history is in `history`
+            if len(stages) > 1 and i == len(stages) - 1 and base is None:
+                base = snapshot(model)
 
-            def save(loop: dict, i: int = i, stage: Stage = stage) -> None:
+            def save(loop: dict, i: int = i, stage: Stage = stage, base: dict | None = base) -> None:
                 # After a stage's last epoch the next stage starts afresh: the weights, generators and history carry over.
                 done = len(loop["history"]["epochs"]) == stage.epochs
                 checkpoint.save({"model": model.state_dict(), "rng": rng_state(), "stage": i + 1 if done else i,
-                                 "loop": {} if done else loop, "history": history + [loop["history"]] if done else history})
+                                 "loop": {} if done else loop, "history": history + [loop["history"]] if done else history,
+                                 **({"wise_base": base} if base is not None else {})})
 
             resume = saved["loop"] if saved is not None and i == saved["stage"] and saved["loop"] else None
             history.append(train_stage(model, stage, data[stage.data], k, tok.pad_token_id, device, seed=cfg.seed * 100 + i,
                                        group_by_length=cfg.group_by_length, progress=cfg.progress, resume=resume, on_epoch=save))
-        metrics = evaluate(model, tok, evals, labels.labels, train.counts(k), device, max_length=cfg.max_length, read=cfg.read,
-                           max_windows=cfg.max_windows)
+        def evaluated() -> dict:
+            return evaluate(model, tok, evals, labels.labels, train.counts(k), device, max_length=cfg.max_length, read=cfg.read,
+                            max_windows=cfg.max_windows)
+
+        if base is None:
+            metrics = evaluated()
+        else:  # every alpha of the grid is evaluated, so that one run on a validation split chooses alpha
+            finetuned, alpha, wise = snapshot(model), cfg.recipe.wise_alpha, {}
+            for a in sorted({*WISE_GRID, alpha}):
+                model.load_state_dict(interpolate(base, finetuned, a))
+                wise[a] = evaluated()
+                log.info("WiSE-FT alpha %g: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", a, wise[a]["micro_f1"],
+                         wise[a]["macro_f1"], wise[a]["non_majority_micro_f1"])
+            model.load_state_dict(interpolate(base, finetuned, alpha))
+            metrics = {**wise[alpha], "wise_alpha": alpha,
+                       "wise": {str(a): {key: m[key] for key in ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")}
+                                | {"readings": {r: {key: v[key] for key in ("micro_f1", "macro_f1", "non_majority_micro_f1")}
+                                                for r, v in m["readings"].items()}}
+                                for a, m in wise.items()}}
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
         if saved is not None:  # `seconds` then counts this process only; each epoch's own time is in `history`
             metrics["resumed"] = resumed

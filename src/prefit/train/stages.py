@@ -77,6 +77,11 @@ class RecipeOptions:
     stage1_loss: LossSpec = field(default_factory=LossSpec)
     sam_rho: float = 0.0
     peer_c: float = 1.0  # tfidf-lr, probe: the logistic regression's C
+    wise_alpha: float = 1.0  # two-stage, lpft: WiSE-FT weight of the finetuned model (wise.py); 1: the finetuned model
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.wise_alpha <= 1.0:
+            raise ValueError(f"wise_alpha must be in [0, 1], found {self.wise_alpha}")
 
 
 def recipe(method: str, o: RecipeOptions) -> list[Stage]:
