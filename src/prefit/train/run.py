@@ -202,6 +202,10 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         checkpoint = Checkpoint(cfg.output, training_key(cfg, path, pooling, stages, device, shas))
         remove_stale_temps(checkpoint.path)
         saved = checkpoint.load()
+        if saved is not None and len(stages) > 1 and saved["stage"] == len(stages) - 1 and saved["loop"] and "wise_base" not in saved:
+            log.warning("ignoring epoch checkpoint %s: it lacks the weights at the start of the last stage that WiSE-FT "
+                        "interpolates from; training from the start", checkpoint.path)
+            saved = None
         if saved is not None:
             model.load_state_dict(saved["model"])
             set_rng_state(saved["rng"])
