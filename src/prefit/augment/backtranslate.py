@@ -10,9 +10,8 @@ we do.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefit.augment.sentences import split_sentences
@@ -72,7 +71,6 @@ class RoundTrip:
 class Stats:
     sentences: int = 0
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_device(device: str) -> str:
@@ -249,8 +247,19 @@ class BackTranslator:
         return out
 
 
-def default_threads() -> int:
-    return max(1, (os.cpu_count() or 1))
+ENGINES = ("ctranslate2", "bergamot")
+
+
+def make_back_translator(engine_name: str, pivots: dict[str, tuple[str, str]], decoding: DecodingOptions = DecodingOptions(),
+                         engine: EngineOptions = EngineOptions(), threads: int = 1):
+    """A BackTranslator (CTranslate2) or a BergamotBackTranslator (bergamot.py): the same interface."""
+    if engine_name == "ctranslate2":
+        return BackTranslator(pivots, decoding, engine)
+    if engine_name == "bergamot":
+        from prefit.augment.bergamot import BergamotBackTranslator
+
+        return BergamotBackTranslator(pivots, threads)
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, found {engine_name!r}")
 
 
 class BackTranslationAugmenter:
@@ -260,19 +269,21 @@ class BackTranslationAugmenter:
     name = "backtranslate"
 
     def __init__(self, model_dirs: dict[str, tuple[str, str]], variants: int, filters, decoding: DecodingOptions = DecodingOptions(),
-                 engine: EngineOptions = EngineOptions(), translator: BackTranslator | None = None) -> None:
+                 engine: EngineOptions = EngineOptions(), translator=None, *, engine_name: str = "ctranslate2", threads: int = 1) -> None:
         self.model_dirs = model_dirs
         self.variants = variants
         self.filters = filters
         self.decoding = decoding
         self.engine = engine
+        self.engine_name = engine_name
+        self.threads = threads
         self._bt = translator
         self.outputs_per_draw = len(model_dirs) * variants
 
     @property
-    def bt(self) -> BackTranslator:
+    def bt(self):
         if self._bt is None:
-            self._bt = BackTranslator(self.model_dirs, self.decoding, self.engine)
+            self._bt = make_back_translator(self.engine_name, self.model_dirs, self.decoding, self.engine, self.threads)
         return self._bt
 
     def __getstate__(self) -> dict:
@@ -281,6 +292,11 @@ class BackTranslationAugmenter:
     def settings(self) -> dict:
         from dataclasses import asdict
 
+        if self.engine_name == "bergamot":  # deterministic: variants come from segmentation strategies, not decoding
+            from prefit.augment.bergamot import VARIANT_STRATEGIES
+
+            return {"name": self.name, "engine": "bergamot", "pivots": self.model_dirs, "variants": self.variants,
+                    "strategies": [VARIANT_STRATEGIES[v % len(VARIANT_STRATEGIES)] for v in range(self.variants)]}
         return {"name": self.name, "pivots": self.model_dirs, "variants": self.variants, "decoding": asdict(self.decoding)}
 
     def generate(self, records, draws, seed: int):
@@ -313,8 +329,9 @@ class BackTranslateBatch:
     """
 
     def __init__(self, pivots: dict[str, tuple[str, str]], variants: int = 1, text_field: str = "text",
-                 decoding: DecodingOptions = DecodingOptions(), engine: EngineOptions = EngineOptions()) -> None:
-        self.bt = BackTranslator(pivots, decoding, engine)
+                 decoding: DecodingOptions = DecodingOptions(), engine: EngineOptions = EngineOptions(), engine_name: str = "ctranslate2",
+                 threads: int = 1) -> None:
+        self.bt = make_back_translator(engine_name, pivots, decoding, engine, threads)
         self.variants = variants
         self.text_field = text_field
 

