@@ -83,6 +83,9 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model_dir = run_dir / "model" if (run_dir / "model").is_dir() else run_dir
     label_map = check_run(run_dir, model_dir)
+    out_abs, run_abs = out_dir.resolve(), run_dir.resolve()
+    if out_abs == run_abs or run_abs in out_abs.parents or out_abs in run_abs.parents:
+        raise InputError(f"the export directory would replace or hold the run {run_dir}; choose another output", file=out_dir)
     if out_dir.exists() and not force:
         raise InputError("export directory exists; use --overwrite to replace it", file=out_dir)
     from prefit.models import load_error, load_errors

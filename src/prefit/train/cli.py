@@ -35,7 +35,9 @@ def main() -> None:
 OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "train_path": (("--train", "train_path"), dict(type=click.Path(dir_okay=False, path_type=Path), default=None,
                                                    help="Original (imbalanced) training records (.jsonl, .csv, .tsv, .parquet).")),
-    "eval_path": (("--eval", "eval_path"), dict(type=click.Path(dir_okay=False, path_type=Path), default=None, help="Evaluation records.")),
+    "eval_path": (("--eval", "eval_path"), dict(type=click.Path(dir_okay=False, path_type=Path), default=None,
+                                                 help="Evaluation records; without it the run trains a final model on all of --train "
+                                                      "and reports no scores.")),
     "model": (("--model",), dict(default=None, help="Local Hugging Face directory or hub id [default: packaged all-MiniLM-L6-v2].")),
     "text_field": (("--text-field",), dict(default="text", show_default=True)),
     "label_field": (("--label-field",), dict(default="label", show_default=True)),
@@ -129,9 +131,8 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
 
     setup_logging(kw["quiet"], kw["verbose"])
     kw = _defaults(kw)
-    for name in ("train_path", "eval_path"):
-        if kw[name] is None:
-            raise click.UsageError(f"missing option {OPTIONS[name][0][0]} (or give --config RUN/config.json)")
+    if kw["train_path"] is None:
+        raise click.UsageError("missing option --train (or give --config RUN/config.json)")
     for key, value in RECIPES[kw["recipe"]].items():  # an option given on the command line wins over the recipe
         if kw[key] is None:
             kw[key] = value
@@ -141,7 +142,7 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
                        batch_size=kw["batch_size"], weight_decay=kw["weight_decay"], warmup_ratio=kw["warmup_ratio"],
                        max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"],
                        wise_alpha=kw["wise_alpha"])
-    return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]), output=str(output),
+    return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]) if kw["eval_path"] else None, output=str(output),
                      augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"], pooling=kw["pooling"],
                      read=kw["read"], max_windows=kw["max_windows"],
                      device=kw["device"], fields=Fields(kw["text_field"], kw["label_field"]), recipe=ro,
@@ -149,6 +150,10 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
 
 
 def _print_metrics(m: dict, out: Path) -> None:
+    if "micro_f1" not in m:
+        echo_err(f"{m['method']} seed {m['seed']}: trained on all of --train, no --eval to score ({m['seconds']:.0f}s)")
+        echo_err(f"run directory: {out}")
+        return
     echo_err(f"{m['method']} seed {m['seed']}: accuracy {m['accuracy']:.4f}, micro-F1 {m['micro_f1']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
              f"non-majority micro-F1 {m['non_majority_micro_f1']:.4f} ({m['seconds']:.0f}s)")
     echo_err(f"run directory: {out}")
@@ -257,6 +262,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
         sd = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, found {seeds!r}", param_hint="--seeds") from None
+    if not sd:
+        raise click.BadParameter(f"expected at least one seed, found {seeds!r}", param_hint="--seeds")
     if any(split_variant(m)[0] == "two-stage" for m in ms) and not augmented:
         raise click.UsageError("--methods includes two-stage, which needs --augmented AUG.jsonl")
     from prefit.train.select import parse_grid
@@ -264,6 +271,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
     grid = parse_grid(list(select_specs))
     if select_epochs is not None and (not grid or "epochs" in grid):
         raise click.UsageError("--select-epochs needs --select, and cannot be combined with --select epochs=...")
+    if kw.get("eval_path") is None:
+        raise click.UsageError("train compare needs --eval: it scores every method on it")
     table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output, grid=grid, val_fraction=val_fraction,
                     select_seed=select_seed, group_field=group_field, select_metric=select_metric, select_epochs=select_epochs)
     import json

@@ -38,7 +38,7 @@ def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_te
 
         pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), _classifier(c, seed))
         pipe.fit(train_texts, train_y)
-        return pipe, _proba(pipe, eval_texts), {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
+        return pipe, _proba(pipe, eval_texts) if eval_texts else None, {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
     if method == "probe":
         from prefit.embeddings import embedding_spec, encode
 
@@ -46,9 +46,9 @@ def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_te
         log.info("probe: %s, %s pooling%s, max length %d", spec.model, spec.pooling, ", normalised" if spec.normalize else "",
                  spec.max_length)
         x_train = encode(train_texts, spec, progress=progress, cache_dir=cache_dir)
-        x_eval = encode(eval_texts, spec, progress=progress, cache_dir=cache_dir)
         clf = _classifier(c, seed).fit(x_train, train_y)
-        return {"classifier": clf, "embedding": spec.__dict__}, _proba(clf, x_eval), {"embedding": spec.__dict__, "C": c}
+        proba = _proba(clf, encode(eval_texts, spec, progress=progress, cache_dir=cache_dir)) if eval_texts else None
+        return {"classifier": clf, "embedding": spec.__dict__}, proba, {"embedding": spec.__dict__, "C": c}
     raise ValueError(f"not a peer method: {method!r}")
 
 
@@ -71,9 +71,10 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
 
     t0 = time.perf_counter()
     k = len(labels.labels)
-    log.info("method %s, seed %d, C %g, %d classes, %d train / %d eval examples", cfg.method, cfg.seed, cfg.recipe.peer_c, k,
-             len(train.y), len(evals.y))
-    fitted, proba, settings = fit_predict(cfg.method, [r.text for r in train.records], train.y, [r.text for r in evals.records],
+    log.info("method %s, seed %d, C %g, %d classes, %d train / %s eval examples", cfg.method, cfg.seed, cfg.recipe.peer_c, k,
+             len(train.y), len(evals.y) if evals is not None else "no")
+    fitted, proba, settings = fit_predict(cfg.method, [r.text for r in train.records], train.y,
+                                          [r.text for r in evals.records] if evals is not None else [],
                                           c=cfg.recipe.peer_c, seed=cfg.seed, model=cfg.model,
                                           max_length=None if cfg.method == "probe" else cfg.max_length, progress=cfg.progress,
                                           cache_dir=cfg.cache_dir)
@@ -81,9 +82,11 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
 
     from prefit.train.loop import eval_proba
 
-    proba = np.pad(proba, ((0, 0), (0, k - proba.shape[1])))
-    metrics = classification_metrics(evals.y, proba.argmax(-1).tolist(), labels.labels, train.counts(k))
-    metrics["eval_proba"] = eval_proba(proba)
+    metrics: dict = {}
+    if evals is not None:  # no evaluation file: a final model trained on all the data, no scores
+        proba = np.pad(proba, ((0, 0), (0, k - proba.shape[1])))
+        metrics = classification_metrics(evals.y, proba.argmax(-1).tolist(), labels.labels, train.counts(k))
+        metrics["eval_proba"] = eval_proba(proba)
     metrics.update(method=cfg.method, seed=cfg.seed, history=[], seconds=round(time.perf_counter() - t0, 2))
     (out / "model").mkdir(exist_ok=True)
     if cfg.method == "tfidf-lr":

@@ -28,7 +28,7 @@ log = logging.getLogger("prefit")
 class RunConfig:
     method: str
     train: str
-    eval: str
+    eval: str | None  # None: train a final model on all the data, without evaluation
     output: str
     augmented: str | None = None
     model: str | None = None  # None: the packaged all-MiniLM-L6-v2
@@ -175,17 +175,16 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         seed_everything(cfg.seed)
         if cfg.method in PEERS:
             train, labels = load_split(cfg.train, cfg.fields, None, None, cfg.max_length)
-            evals, _ = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)
+            evals = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)[0] if cfg.eval else None
             metrics = run_peer(cfg, out, train, evals, labels)
-            log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],
-                     metrics["non_majority_micro_f1"])
+            _log_eval(metrics)
             return metrics
         # Labels come from the training data; load the tokenizer first to encode every split once.
         from prefit.train.data import LabelMap
 
         tok, path = load_tokenizer(cfg.model)
         train, labels = load_split(cfg.train, cfg.fields, None, tok, cfg.max_length)
-        evals, _ = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)  # evaluate() reads it in windows
+        evals = load_split(cfg.eval, cfg.fields, labels, None, cfg.max_length)[0] if cfg.eval else None  # evaluate() reads it in windows
         aug = load_split(cfg.augmented, cfg.fields, LabelMap(labels.labels), tok, cfg.max_length)[0] if cfg.augmented else None
         seed_everything(cfg.seed)
         model = load_model(path, labels.labels)
@@ -194,8 +193,8 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         device = resolve_device(cfg.device)
         model.to(device)
         k = len(labels.labels)
-        log.info("method %s, seed %d, model %s (%s pooling), %d classes, %d train / %d eval examples%s, device %s", cfg.method, cfg.seed,
-                 path, pooling, k, len(train.y), len(evals.y), f" / {len(aug.y)} augmented" if aug else "", device)
+        log.info("method %s, seed %d, model %s (%s pooling), %d classes, %d train / %s eval examples%s, device %s", cfg.method, cfg.seed,
+                 path, pooling, k, len(train.y), len(evals.y) if evals is not None else "no", f" / {len(aug.y)} augmented" if aug else "", device)
         data = {"train": train, "augmented": aug, "oversampled": oversample(train, cfg.seed) if any(s.data == "oversampled" for s in stages) else None}
         history: list[dict] = []
         shas = data_fingerprints(cfg)
@@ -235,7 +234,11 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
             return evaluate(model, tok, evals, labels.labels, train.counts(k), device, max_length=cfg.max_length, read=cfg.read,
                             max_windows=cfg.max_windows)
 
-        if base is None:
+        if evals is None:  # a final model trained on all the data: nothing to score it on
+            metrics = {}
+            if base is not None and cfg.recipe.wise_alpha != 1.0:
+                model.load_state_dict(interpolate(base, snapshot(model), cfg.recipe.wise_alpha))
+        elif base is None:
             metrics = evaluated()
         else:  # every alpha of the grid is evaluated, so that one run on a validation split chooses alpha
             finetuned, alpha, wise = snapshot(model), cfg.recipe.wise_alpha, {}
@@ -261,13 +264,20 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
                                                  "device": str(device), "versions": package_versions(), "data_sha256": shas,
                                                  "torch_threads": torch.get_num_threads()})
         write_json_atomic(out / "metrics.json", metrics)  # last: its presence marks a finished run
-        log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],
-                 metrics["non_majority_micro_f1"])
+        _log_eval(metrics)
         return metrics
     finally:
         log.setLevel(level)
         log.removeHandler(handler)
         handler.close()
+
+
+def _log_eval(metrics: dict) -> None:
+    if "micro_f1" in metrics:
+        log.info("eval: micro-F1 %.4f, macro-F1 %.4f, non-majority micro-F1 %.4f", metrics["micro_f1"], metrics["macro_f1"],
+                 metrics["non_majority_micro_f1"])
+    else:
+        log.info("no evaluation file: trained on all of the training data, not scored")
 
 
 def load_run_config(path: str | Path) -> RunConfig:
