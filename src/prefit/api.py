@@ -188,11 +188,17 @@ def export(run_dir: str | Path, output: str | Path, *, int8: bool = False, fp16:
     return _export(run_dir, output, int8=int8, fp16=fp16, force=overwrite)
 
 
-def score_labels(inputs: list[str | Path], output: str | Path, model: str | Path | None = None, **options: Any):
+def score_labels(inputs: list[str | Path], output: str | Path, model: str | Path | None = "builtin", **options: Any):
     """DailyMed SPL labels (files, folders, zips) -> one JSONL record per pharmacokinetics paragraph,
-    with `predicted_label` and `probabilities` when `model` is given. `options`: ScoreOptions fields."""
+    with `predicted_label` and `probabilities` from `model` ("builtin": the built-in ADME labeller,
+    builtin.py; None: paragraphs and heading labels only). `options`: ScoreOptions fields."""
     from prefit.serve_cli.job import ScoreOptions
     from prefit.serve_cli.job import score_labels as _score
+
+    if model == "builtin":
+        from prefit.builtin import labeller_dir
+
+        model = labeller_dir(progress=options.get("progress", True))
 
     return _score(list(inputs), output, model, ScoreOptions(**options))
 

@@ -122,7 +122,7 @@ def resolve_device(device: str, engine: str) -> str:
         return "cpu"
     n = cuda_devices(engine)
     if device == "cuda" and n == 0:
-        raise RuntimeError(f"--device cuda was asked for, but {engine} sees no CUDA device; use --device cpu or auto")
+        raise InputError(f"device cuda was asked for, but {engine} sees no CUDA device; use cpu or auto")
     return "cuda" if n else "cpu"
 
 

@@ -137,8 +137,9 @@ def check_plan_size(labels: list[str], opts: JobOptions, inp: Path) -> None:
 
 def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOptions, *, echo=log.info) -> JobSummary:
     inp, out = Path(inp), Path(out)
-    if out.resolve() == inp.resolve():
-        raise InputError("the output is the input file; choose another -o (the input would be replaced)", file=out)
+    if inp.resolve() in (out.resolve(), summary_path(out).resolve()):
+        what = "output" if out.resolve() == inp.resolve() else f"output's summary ({summary_path(out).name})"
+        raise InputError(f"the {what} is the input file; choose another output (the input would be replaced)", file=out)
     records = read_records(inp, opts.fields)
     with job_lock(out):
         return _run_locked(inp, out, records, augmenter, opts, echo)

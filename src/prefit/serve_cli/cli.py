@@ -14,7 +14,8 @@ from prefit.cli_common import PrefitCommand, echo_err, log_options, overwrite_op
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="An export directory ('train export'; onnxruntime) or a run directory (PyTorch, or a tfidf-lr/probe peer).")
+              help="An export directory ('train export'; onnxruntime) or a run directory (PyTorch, or a tfidf-lr/probe peer) "
+                   "[default for labels: the built-in ADME labeller, built and cached on first use].")
 @click.option("--extract-only", is_flag=True, help="Labels: write paragraphs with the label of their ADME heading; no model.")
 @click.option("--text-field", default="text", show_default=True, help="Texts: the field (column) holding the text.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -39,7 +40,8 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
     \b
     Labels: .xml SPL files, directories of them, or DailyMed .zip archives (zips of zips):
       one record per pharmacokinetics paragraph (LOINC 43682-4), with its ADME heading label
-      and, given --model, predicted_label and probabilities. Documents already in OUT (by
+      and predicted_label and probabilities (from --model, else the built-in ADME labeller;
+      none with --extract-only). Documents already in OUT (by
       content) are skipped, so new labels can be added to an existing OUT.
     Texts: .jsonl(.gz), .csv, .tsv or .parquet files: each record plus predicted_label and
       probabilities, in input order (--model required)."""
@@ -53,10 +55,16 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
     texts = all(texts)
     if texts and extract_only:
         raise click.UsageError("--extract-only reads SPL labels; record files need --model")
-    if extract_only == (model is not None) and not texts:
-        raise click.UsageError("give either --model DIR (score) or --extract-only (no model)")
+    if extract_only and model is not None:
+        raise click.UsageError("--extract-only scores nothing: drop --model, or drop --extract-only to score")
     if texts and model is None:
         raise click.UsageError("scoring record files needs --model DIR")
+    if not texts and not extract_only and model is None:
+        from prefit.builtin import labeller_dir
+
+        if not quiet:
+            echo_err("no --model: scoring with the built-in ADME labeller (docs/adme-labeller.md)")
+        model = labeller_dir(progress=not quiet)
     ray = None
     if ray_address is not None:
         from prefit.distributed import RayOptions

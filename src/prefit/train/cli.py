@@ -307,7 +307,10 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
     from prefit.train.split import dedupe_and_split
 
     setup_logging(quiet, verbose)
-    if (output / "split.json").exists() and not overwrite:
+    written = [output / n for n in ("train.jsonl", "test.jsonl", "split.json")]
+    if any(p.exists() and p.resolve() == Path(input).resolve() for p in written):
+        raise InputError("the split would replace its own input; choose another -o", file=input)
+    if any(p.exists() for p in written) and not overwrite:
         raise InputError("a split is already there; use --overwrite to replace it", file=output)
     s = dedupe_and_split(input, output, group_field=group_field, test_fraction=test_fraction, seed=seed,
                          normalise_groups=group_normalise, fields=Fields(text_field, label_field))

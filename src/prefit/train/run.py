@@ -123,6 +123,10 @@ def run(cfg: RunConfig) -> dict:
     stages = [] if cfg.method in PEERS else recipe(cfg.method, cfg.recipe)
     if any(s.data == "augmented" for s in stages) and not cfg.augmented:
         raise InputError("two-stage needs --augmented AUG.jsonl (make one with 'aug backtranslate' or 'aug eda')")
+    if stages:  # a device that is not there fails here, in one line, before any work
+        from prefit.train.loop import resolve_device
+
+        resolve_device(cfg.device)
     from prefit.jsonl import atomic_dir
     from prefit.resume import job_lock
 

@@ -96,6 +96,9 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
         raise InputError(f"{len(set(groups))} group: a grouped split needs at least 2", file=path)
     tr, te = balanced_group_split([r[fields.label] for r in rows], groups, test_fraction, seed)
     out = Path(out_dir)
+    # split.json is the split's commit mark: removed first, written last, so that a split killed
+    # half-way (new train, old test) is never taken for a finished one.
+    (out / "split.json").unlink(missing_ok=True)
     summary = SplitSummary(len(records), len(rows), conflicts, n_groups, len(set(groups)), unlabelled)
     for name, idx in (("train", sorted(tr)), ("test", sorted(te))):
         part = [rows[i] for i in idx]
@@ -119,7 +122,12 @@ def balanced_group_split(y: list[str], groups: list[str], fraction: float, seed:
     classes = sorted(set(y))
     totals = {c: int((y_arr == c).sum()) for c in classes}
     best, best_cost = None, float("inf")
-    for tr, te in GroupShuffleSplit(n_splits=draws, test_size=fraction, random_state=seed).split(y_arr, y_arr, groups):
+    try:
+        splits = list(GroupShuffleSplit(n_splits=draws, test_size=fraction, random_state=seed).split(y_arr, y_arr, groups))
+    except ValueError as e:  # e.g. a fraction that leaves no group for one side
+        raise InputError(f"cannot split {len(set(groups))} groups with test fraction {fraction} ({e}); use a smaller "
+                         "test fraction or more groups") from e
+    for tr, te in splits:
         share = len(te) / len(y)
         cost = abs(share - fraction) + sum(abs(int((y_arr[te] == c).sum()) / totals[c] - fraction) for c in classes) / len(classes)
         if cost < best_cost:

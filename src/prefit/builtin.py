@@ -1,0 +1,107 @@
+"""The built-in ADME labeller: what `score LABELS -o OUT.jsonl` uses when no --model is given.
+
+It is trained here, once, on the labelled pharmacokinetics paragraphs of 713 public-domain
+DailyMed labels that ship with prefit (prefit/data/adme_dev.jsonl.gz, bench/make_builtin_adme.py),
+with the recipe of its card (RECIPE; the settings bench/adme_cv.py measured by grouped
+cross-validation over drugs, docs/adme-labeller.md), then exported to ONNX (int8) and cached in
+`$PREFIT_CACHE` (default ~/.cache/prefit) under a key of the data, the recipe and prefit's
+version. Building it takes a few minutes on 2 CPU cores and needs no network; it resumes if
+killed (the training keeps epoch checkpoints). `./run setup` builds it; `python -m prefit.builtin`
+does too and prints where it is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+from importlib.resources import files
+from pathlib import Path
+
+log = logging.getLogger("prefit")
+
+DATA = "data/adme_dev.jsonl.gz"
+# The card's recipe: `train two-stage` with the product defaults on the shipped paragraphs, EDA
+# balanced to the largest class. Changing it changes the cache key, so a new model is built.
+RECIPE = {"augment": {"method": "eda", "balance": "max", "seed": 13}, "method": "two-stage", "seed": 7, "options": {}}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PREFIT_CACHE") or Path.home() / ".cache" / "prefit")
+
+
+def data_bytes() -> bytes:
+    return files("prefit").joinpath(DATA).read_bytes()
+
+
+def build_key() -> str:
+    from prefit import __version__
+
+    h = hashlib.sha256(data_bytes())
+    h.update(json.dumps(RECIPE, sort_keys=True).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()[:12]
+
+
+def labeller_dir(*, build: bool = True, progress: bool = True) -> Path:
+    """The export folder of the built-in labeller, built first if it is not cached yet."""
+    home = cache_root() / f"adme-labeller-{build_key()}"
+    export = home / "export"
+    if (export / "card.json").exists():
+        return export
+    if not build:
+        raise FileNotFoundError(export)
+    from prefit.resume import job_lock
+
+    home.mkdir(parents=True, exist_ok=True)
+    with job_lock(home / "build"):
+        if not (export / "card.json").exists():
+            _build(home, progress)
+    return export
+
+
+def _build(home: Path, progress: bool) -> None:
+    from dataclasses import replace
+
+    from prefit.augment.balance import BalancePolicy
+    from prefit.augment.eda import EdaAugmenter, EdaOptions
+    from prefit.augment.job import JobOptions, run_job
+    from prefit.export.onnx_export import export
+    from prefit.jsonl import write_json_atomic
+    from prefit.train.run import RunConfig, run
+    from prefit.train.stages import RecipeOptions
+
+    log.warning("building the built-in ADME labeller once (a few minutes on a CPU; cached in %s)", home)
+    train = home / "train.jsonl"
+    if not train.exists():
+        tmp = train.with_suffix(".tmp")
+        tmp.write_bytes(gzip.decompress(data_bytes()))
+        tmp.replace(train)
+    aug = home / "augmented.jsonl"
+    a = RECIPE["augment"]
+    if not aug.exists():
+        opts = JobOptions(balance=BalancePolicy.parse(a["balance"]), seed=a["seed"], progress=progress)
+        run_job(train, aug, EdaAugmenter(EdaOptions(), 1, opts.filters), opts)
+    run_dir = home / "run"
+    if not (run_dir / "metrics.json").exists():
+        cfg = RunConfig(method=RECIPE["method"], train=str(train), eval=None, output=str(run_dir), augmented=str(aug), seed=RECIPE["seed"],
+                        progress=progress, overwrite=True, recipe=replace(RecipeOptions(), **RECIPE["options"]))
+        run(cfg)
+    export(run_dir, home / "export.tmp", int8=True, force=True)
+    card = {"name": "prefit built-in ADME labeller", "labels": json.loads((run_dir / "model" / "label_map.json").read_text())["labels"],
+            "recipe": RECIPE, "data": {"file": f"prefit/{DATA}", "sha256": hashlib.sha256(data_bytes()).hexdigest(),
+                                       "paragraphs": sum(1 for _ in train.open())},
+            "training": json.loads((run_dir / "config.json").read_text())["run"], "evaluation": "docs/adme-labeller.md"}
+    write_json_atomic(home / "export.tmp" / "card.json", card)
+    (home / "export.tmp").replace(home / "export")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(labeller_dir())
+
+
+if __name__ == "__main__":
+    main()

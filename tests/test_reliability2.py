@@ -1,0 +1,90 @@
+"""Defects of the second adversarial pass (#37): each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from conftest import separable_rows, write_jsonl
+
+from prefit.augment.cli import main as aug
+from prefit.train.cli import main as train
+
+
+def _rows(n_groups: int = 5, per: int = 6) -> list[dict]:
+    rows = separable_rows(0, 1, {"absorption": n_groups * per // 2, "metabolism": n_groups * per // 4, "excretion": n_groups * per // 4})
+    return [dict(r, drug=f"d{i % n_groups}") for i, r in enumerate(rows)]
+
+
+def test_split_refuses_to_replace_its_own_input(tmp_path):
+    """Item 5: `train split D/train.jsonl -o D` overwrote its input (24 -> 19 lines) without --overwrite."""
+    d = tmp_path / "d"
+    d.mkdir()
+    src = write_jsonl(d / "train.jsonl", _rows())
+    before = src.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        r = CliRunner().invoke(train, ["split", str(src), "-o", str(d), *extra])
+        assert r.exit_code == 2 and "would replace its own input" in r.output
+    assert src.read_bytes() == before
+
+
+def test_split_over_existing_files_needs_overwrite(tmp_path):
+    src = write_jsonl(tmp_path / "all.jsonl", _rows())
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "test.jsonl").write_text("keep me\n")
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "--overwrite" in r.output and (tmp_path / "out" / "test.jsonl").read_text() == "keep me\n"
+
+
+def test_split_with_too_large_a_test_fraction_is_one_line(tmp_path):
+    """Item 22: --test-fraction 0.9 with 5 groups was a scikit-learn traceback."""
+    src = write_jsonl(tmp_path / "all.jsonl", _rows(n_groups=5))
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(tmp_path / "out"), "--group-field", "drug", "--test-fraction", "0.99"])
+    assert r.exit_code == 2 and r.output.startswith("Error: ") and "test fraction 0.99" in r.output and len(r.output.splitlines()) == 1
+
+
+def test_a_killed_split_overwrite_leaves_no_commit_mark(tmp_path, monkeypatch):
+    """Item 8: a split killed after writing train.jsonl left new train + old test under an old split.json."""
+    import prefit.train.split as split_mod
+
+    src = write_jsonl(tmp_path / "all.jsonl", _rows())
+    out = tmp_path / "out"
+    assert CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--seed", "1"]).exit_code == 0
+    calls = []
+    real = split_mod.write_jsonl_atomic
+
+    def die_after_train(path, rows):
+        calls.append(path)
+        n = real(path, rows)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return n
+
+    monkeypatch.setattr(split_mod, "write_jsonl_atomic", die_after_train)
+    CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--seed", "2", "--overwrite"])
+    assert not (out / "split.json").exists()  # the half-made split is recognisably unfinished
+    monkeypatch.undo()
+    assert CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--seed", "2", "--overwrite"]).exit_code == 0
+    assert json.loads((out / "split.json").read_text())["seed"] == 2
+
+
+def test_aug_refuses_an_input_that_is_its_own_summary(tmp_path):
+    """Item 7: `aug eda c.summary.json -o c.jsonl` replaced the input with the summary."""
+    src = write_jsonl(tmp_path / "c.summary.json", _rows())
+    before = src.read_bytes()
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(tmp_path / "c.jsonl")])
+    assert r.exit_code == 2 and "summary (c.summary.json) is the input file" in r.output
+    assert src.read_bytes() == before and not (tmp_path / "c.jsonl").exists()
+
+
+def test_train_on_cuda_without_a_gpu_is_one_line(separable, tmp_path):
+    """Item 23: `train vanilla --device cuda` with no GPU was a ~40-line traceback."""
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("a GPU is visible")
+    r = CliRunner().invoke(train, ["vanilla", "--train", str(separable["train"]), "-o", str(tmp_path / "run"), "--device", "cuda"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "sees no CUDA device" in r.output
+    assert not (tmp_path / "run").exists()
