@@ -61,7 +61,8 @@ def main() -> None:
 
     from prefit.augment.backtranslate import BackTranslator, DecodingOptions, EngineOptions
     from prefit.augment.convert import convert_marian
-    from prefit.augment.toy_models import OPUS_MT_SHAPE, build_marian
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the toy Marian builder is test code
+    from toy_models import OPUS_MT_SHAPE, build_marian
 
     sents = sentences(args.sentences)
     work = Path(tempfile.mkdtemp(prefix="prefit-bench-bt-"))

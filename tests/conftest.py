@@ -45,7 +45,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def copy_model_hf(tmp_path_factory) -> Path:
     """A tiny Marian model trained for a few hundred steps to copy its input (~30 s on 2 cores)."""
-    from prefit.augment.toy_models import MarianShape, build_marian
+    from toy_models import MarianShape, build_marian
 
     out = tmp_path_factory.mktemp("marian") / "hf"
     # The fixtures' own test sentences are in the training set, so greedy copies are exact.

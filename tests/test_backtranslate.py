@@ -252,8 +252,7 @@ def test_copy_model_weights_do_not_depend_on_the_callers_thread_count(tmp_path):
     import torch
     from conftest import short_sentences
     from safetensors.torch import load_file
-
-    from prefit.augment.toy_models import MarianShape, build_marian
+    from toy_models import MarianShape, build_marian
 
     lines = short_sentences(200, 0)
     shape = MarianShape(d_model=32, layers=1, heads=2, ffn_dim=64, vocab_size=200)

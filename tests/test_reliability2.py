@@ -88,3 +88,42 @@ def test_train_on_cuda_without_a_gpu_is_one_line(separable, tmp_path):
     r = CliRunner().invoke(train, ["vanilla", "--train", str(separable["train"]), "-o", str(tmp_path / "run"), "--device", "cuda"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "sees no CUDA device" in r.output
     assert not (tmp_path / "run").exists()
+
+
+def test_run_files_follow_the_umask(trained_run):
+    """Item 27: model/model.safetensors was always 0600 whatever the umask (the suite runs at 022)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in ("model.safetensors", "config.json", "label_map.json"):
+        assert (trained_run / "model" / f).stat().st_mode & 0o777 == 0o666 & ~umask, f
+
+
+def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, monkeypatch):
+    """Item 2: killed at --chunk-size 5 and resumed at 3 gave 28 rows for 24 records."""
+    from prefit.resume import ChunkStore
+    from prefit.serve_cli.cli import main as score
+
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
+    src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(8, 3))])
+    n = sum(1 for _ in src.open())
+    args = [str(src), "--model", str(tmp_path / "peer"), "-q"]
+    whole = tmp_path / "whole.jsonl"
+    assert CliRunner().invoke(score, [*args, "-o", str(whole), "--chunk-size", "5"]).exit_code == 0
+    real, puts = ChunkStore.put, []
+
+    def put_then_die(self, i, payload):
+        real(self, i, payload)
+        puts.append(i)
+        if len(puts) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChunkStore, "put", put_then_die)
+    out = tmp_path / "o.jsonl"
+    CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "5"])
+    monkeypatch.undo()
+    r = CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "3"])
+    assert r.exit_code == 2 and "unfinished run with different arguments" in r.output
+    assert CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "5"]).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes() and sum(1 for _ in out.open()) == n

@@ -64,11 +64,6 @@ def input_format(path: str | os.PathLike) -> str:
     return FORMATS[suffix.lower()]
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
-
-
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid JSON number")
 
@@ -295,6 +290,11 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, flag: str = 
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+        # Some writers create private files (safetensors writes model.safetensors 0600): the folder
+        # gets the permissions any file made here would have, whatever wrote it.
+        for p in tmp.rglob("*"):
+            if not p.is_symlink():
+                os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_umask())
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -97,9 +97,6 @@ class ChunkStore:
     def done(self) -> set[int]:
         return {int(p.stem.split("-")[1]) for p in self.parts.glob("chunk-*.json")}
 
-    def has(self, i: int) -> bool:
-        return self._path(i).exists()
-
     def put(self, i: int, payload: dict[str, Any]) -> None:
         write_json_atomic(self._path(i), payload, indent=None)  # work files: compact, written and read once
 

@@ -324,7 +324,9 @@ def score_texts(inputs: list[str | Path], out: str | Path, model: str | Path, op
             raise InputError("the output is an input file; choose another -o", file=out)
         if not p.is_file():
             raise InputError("file not found", file=p)
-    settings = {"job": "texts", "model": model_identity(model), "text_field": opts.text_field,
+    # The chunk size is part of the settings: chunk i of one size holds other records than chunk i
+    # of another, so finished chunks are resumed only with the size that wrote them.
+    settings = {"job": "texts", "model": model_identity(model), "text_field": opts.text_field, "chunk": opts.chunk,
                 "inputs": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]}
     summary = ScoreSummary(str(out))
 
