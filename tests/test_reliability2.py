@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import separable_rows, write_jsonl
 
@@ -82,7 +83,7 @@ def test_train_on_cuda_without_a_gpu_is_one_line(separable, tmp_path):
     import torch
 
     if torch.cuda.is_available():
-        import pytest
+
 
         pytest.skip("a GPU is visible")
     r = CliRunner().invoke(train, ["vanilla", "--train", str(separable["train"]), "-o", str(tmp_path / "run"), "--device", "cuda"])
@@ -127,3 +128,18 @@ def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, mo
     assert r.exit_code == 2 and "unfinished run with different arguments" in r.output
     assert CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "5"]).exit_code == 0
     assert out.read_bytes() == whole.read_bytes() and sum(1 for _ in out.open()) == n
+
+
+@pytest.mark.parametrize("value", ["abc", -5, 0, 2, 1.5, True, None])
+def test_a_bad_max_length_in_a_model_folder_is_one_line(trained_run, tmp_path, value):
+    """Item 16: label_map.json max_length "abc" / -5 raised a traceback; 0 silently changed the probabilities."""
+    import shutil
+
+    from prefit.errors import InputError
+    from prefit.serve_cli.predictors import load_predictor
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    lm = run / "model" / "label_map.json"
+    lm.write_text(json.dumps({**json.loads(lm.read_text()), "max_length": value}))
+    with pytest.raises(InputError, match="field 'max_length': expected an integer >= 8"):
+        load_predictor(run)

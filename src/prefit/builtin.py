@@ -70,32 +70,41 @@ def _build(home: Path, progress: bool) -> None:
     from prefit.augment.job import JobOptions, run_job
     from prefit.export.onnx_export import export
     from prefit.jsonl import write_json_atomic
+    from prefit.train.peers import PEERS
     from prefit.train.run import RunConfig, run
     from prefit.train.stages import RecipeOptions
 
-    log.warning("building the built-in ADME labeller once (a few minutes on a CPU; cached in %s)", home)
+    log.warning("building the built-in ADME labeller once (cached in %s)", home)
     train = home / "train.jsonl"
     if not train.exists():
         tmp = train.with_suffix(".tmp")
         tmp.write_bytes(gzip.decompress(data_bytes()))
         tmp.replace(train)
-    aug = home / "augmented.jsonl"
-    a = RECIPE["augment"]
-    if not aug.exists():
-        opts = JobOptions(balance=BalancePolicy.parse(a["balance"]), seed=a["seed"], progress=progress)
-        run_job(train, aug, EdaAugmenter(EdaOptions(), 1, opts.filters), opts)
+    peer = RECIPE["method"] in PEERS
+    aug = None
+    if not peer:  # a transformer recipe pre-finetunes on the augmented corpus
+        aug, a = home / "augmented.jsonl", RECIPE["augment"]
+        if not aug.exists():
+            opts = JobOptions(balance=BalancePolicy.parse(a["balance"]), seed=a["seed"], progress=progress)
+            run_job(train, aug, EdaAugmenter(EdaOptions(), 1, opts.filters), opts)
     run_dir = home / "run"
     if not (run_dir / "metrics.json").exists():
-        cfg = RunConfig(method=RECIPE["method"], train=str(train), eval=None, output=str(run_dir), augmented=str(aug), seed=RECIPE["seed"],
-                        progress=progress, overwrite=True, recipe=replace(RecipeOptions(), **RECIPE["options"]))
-        run(cfg)
-    export(run_dir, home / "export.tmp", int8=True, force=True)
+        run(RunConfig(method=RECIPE["method"], train=str(train), eval=None, output=str(run_dir), augmented=str(aug) if aug else None,
+                      seed=RECIPE["seed"], progress=progress, overwrite=True, recipe=replace(RecipeOptions(), **RECIPE["options"])))
+    staged = home / "export.tmp"
+    if peer:  # a scikit-learn peer is scored from its run folder (safetensors + JSON, no ONNX)
+        import shutil
+
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(run_dir, staged)
+    else:
+        export(run_dir, staged, int8=True, force=True)
     card = {"name": "prefit built-in ADME labeller", "labels": json.loads((run_dir / "model" / "label_map.json").read_text())["labels"],
             "recipe": RECIPE, "data": {"file": f"prefit/{DATA}", "sha256": hashlib.sha256(data_bytes()).hexdigest(),
                                        "paragraphs": sum(1 for _ in train.open())},
             "training": json.loads((run_dir / "config.json").read_text())["run"], "evaluation": "docs/adme-labeller.md"}
-    write_json_atomic(home / "export.tmp" / "card.json", card)
-    (home / "export.tmp").replace(home / "export")
+    write_json_atomic(staged / "card.json", card)
+    staged.replace(home / "export")
 
 
 def main() -> None:

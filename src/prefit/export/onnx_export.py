@@ -89,8 +89,9 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     if out_dir.exists() and not force:
         raise InputError("export directory exists; use --overwrite to replace it", file=out_dir)
     from prefit.models import load_error, load_errors
+    from prefit.serve_cli.predictors import max_length_of
 
-    max_length = int(label_map.get("max_length", 128))
+    max_length = max_length_of(label_map, model_dir / "label_map.json", 128)
     try:
         tok = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()

@@ -22,9 +22,9 @@ class Scorer:
 
         d = Path(export_dir)
         self.meta, self.labels = read_export(d)
-        self.max_length = int(self.meta["max_length"])
-        from prefit.serve_cli.predictors import reading
+        from prefit.serve_cli.predictors import max_length_of, reading
 
+        self.max_length = max_length_of(self.meta, d / "metadata.json")
         self.read, self.max_windows = reading(self.meta, d / "metadata.json")
         from prefit.models import resolve_device
 
@@ -105,8 +105,9 @@ def read_export(d: Path) -> tuple[dict, list[str]]:
         raise InputError("not a prefit export directory (no metadata.json); make one with 'train export'", file=d)
     try:
         meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
-        int(meta["max_length"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        if not isinstance(meta, dict):
+            raise TypeError(f"expected an object, found {type(meta).__name__}")
+    except (UnicodeDecodeError, ValueError, TypeError) as e:
         raise InputError(f"invalid metadata.json ({type(e).__name__}: {e}); export the run again", file=d / "metadata.json") from e
     id2label = read_config(d).get("id2label") or {}
     labels = [id2label.get(str(i)) for i in range(len(id2label))]

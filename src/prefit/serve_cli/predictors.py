@@ -86,6 +86,19 @@ def load_predictor(model: str | Path, device: str = "auto", threads: int = 0) ->
     return TorchPredictor(d, device)
 
 
+MIN_LENGTH = 8  # the smallest --max-length train accepts
+
+
+def max_length_of(meta: dict, path: Path, default: int | None = None) -> int:
+    """The `max_length` a model records (label_map.json or metadata.json), checked: an integer of at
+    least MIN_LENGTH. A bad value would change every probability silently (0) or fail deep inside."""
+    value = meta.get("max_length", default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_LENGTH:
+        raise InputError(f"expected an integer >= {MIN_LENGTH}, found {value!r}; train or export the model again", file=path,
+                         field="max_length")
+    return value
+
+
 def reading(meta: dict, lm_path: Path) -> tuple[str, int]:
     """(read, max_windows) a model records (label_map.json or an export's metadata.json); "first"
     when it records none (made before windowed reading existed)."""
@@ -112,7 +125,7 @@ class TorchPredictor:
         model_dir = run_dir / "model"
         label_map = check_run(run_dir, model_dir)
         self.labels = list(label_map["labels"])
-        self.max_length = int(label_map.get("max_length", 128))
+        self.max_length = max_length_of(label_map, model_dir / "label_map.json", 128)
         # Runs made before windowed reading existed were evaluated on the first window.
         self.read, self.max_windows = reading(label_map, lm_path=model_dir / "label_map.json")
         try:
