@@ -143,3 +143,20 @@ def test_a_bad_max_length_in_a_model_folder_is_one_line(trained_run, tmp_path, v
     lm.write_text(json.dumps({**json.loads(lm.read_text()), "max_length": value}))
     with pytest.raises(InputError, match="field 'max_length': expected an integer >= 8"):
         load_predictor(run)
+
+
+def test_export_writes_what_passed_and_says_what_did_not(trained_run, tmp_path, monkeypatch):
+    """Item 29: an int8 variant failing parity wrote nothing, not even the fp32 model that passed."""
+    import prefit.export.onnx_export as onnx_export
+
+    out = tmp_path / "export"
+    r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(out), "--int8", "--parity-tolerance", "1e-9"])
+    # fp32 differs from PyTorch by ~1e-6: under 1e-9 it fails, and then nothing is written
+    assert r.exit_code == 1 and "parity check failed: fp32" in r.output and not out.exists()
+    # int8 passes on agreement or closeness; with agreement out of reach and 1e-4, only fp32 passes
+    monkeypatch.setitem(onnx_export.LIMITS, "int8", {**onnx_export.LIMITS["int8"], "agreement": 1.01})
+    r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(out), "--int8", "--parity-tolerance", "1e-4"])
+    assert r.exit_code == 1 and "Error: int8 not written, parity check failed" in r.output
+    meta = json.loads((out / "metadata.json").read_text())
+    assert (out / "model.onnx").exists() and not (out / "model.int8.onnx").exists() and list(meta["not_written"]) == ["int8"]
+    assert [p["variant"] for p in meta["parity"]] == ["fp32", "int8"]

@@ -332,19 +332,24 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export directory.")
 @click.option("--int8", is_flag=True, help="Also write a dynamic int8 model for CPU.")
 @click.option("--fp16", is_flag=True, help="Also write an fp16 model for CUDA.")
+@click.option("--parity-tolerance", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Largest |logit difference| from PyTorch a variant may show [default: 1e-3 fp32, 5e-2 int8 and fp16].")
 @overwrite_option("Replace the export directory.")
 @log_options
-def export_cmd(run_dir, output, int8, fp16, overwrite, quiet, verbose):
+def export_cmd(run_dir, output, int8, fp16, parity_tolerance, overwrite, quiet, verbose):
     """Export RUN_DIR's classifier to ONNX, with a parity check against PyTorch per variant."""
     from prefit.export.onnx_export import export
 
     setup_logging(quiet, verbose)
     try:
-        meta = export(run_dir, output, int8=int8, fp16=fp16, force=overwrite)
+        meta = export(run_dir, output, int8=int8, fp16=fp16, force=overwrite, parity_tolerance=parity_tolerance)
     except RuntimeError as e:
         raise click.ClickException(str(e)) from e
-    if quiet:
-        return
-    for p in meta["parity"]:
-        echo_err(f"{p['variant']}: max |logit diff| {p['max_abs_diff']:.2e}, argmax agreement {p['argmax_agreement']:.3f} on {p['n']} inputs")
-    echo_err(f"exported to {output}")
+    for variant, why in meta["not_written"].items():
+        echo_err(f"Error: {variant} not written, parity check failed: {why}; the models that passed are in {output}")
+    if not quiet:
+        for p in meta["parity"]:
+            echo_err(f"{p['variant']}: max |logit diff| {p['max_abs_diff']:.2e}, argmax agreement {p['argmax_agreement']:.3f} on {p['n']} inputs")
+        echo_err(f"exported to {output}")
+    if meta["not_written"]:
+        raise SystemExit(1)
