@@ -104,7 +104,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     if not texts and not run_texts:
         log.warning("parity check on %d built-in sample texts: the run's evaluation file is not readable", len(SAMPLE_TEXTS))
     feeds = _inputs(tok, texts or run_texts or SAMPLE_TEXTS, max_length)
-    parity_texts = "given" if texts else "run's evaluation file" if run_texts else "built-in samples"
+    parity_texts = "given" if texts else "run's data file" if run_texts else "built-in samples"
     input_names = list(feeds)  # exactly what the tokenizer produces (token_type_ids for BERT)
     with torch.no_grad():
         # The reference is the model's computation as trained (its pooling), on the full top layer.
@@ -215,19 +215,20 @@ def _drop_duplicate_casts(graph) -> None:
 
 
 def _run_texts(run_dir: Path, n: int = 64) -> list[str]:
-    """Real inputs for the parity check: up to n texts of the run's evaluation file, if it is still there."""
+    """Real inputs for the parity check: up to n texts of the run's evaluation file (its training
+    file when it was trained without one), if it is still there."""
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
         from prefit.jsonl import Fields, iter_records
 
         f = cfg["run"]["fields"]
         out = []
-        for r in iter_records(cfg["run"]["eval"], Fields(f["text"], f["label"]), require_label=False):
+        for r in iter_records(cfg["run"]["eval"] or cfg["run"]["train"], Fields(f["text"], f["label"]), require_label=False):
             out.append(r.text)
             if len(out) >= n:
                 break
         return out
-    except (OSError, KeyError, ValueError, InputError):
+    except (OSError, KeyError, TypeError, ValueError, InputError):
         return []
 
 
