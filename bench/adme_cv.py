@@ -17,6 +17,11 @@ its drug groups, seed 0) and alpha in {0.25, 0.5, 0.75, 1} is chosen by validati
 the larger alpha); the row "two-stage+wise-ft" is then the fold's two-stage run (every run reports
 each alpha of the grid: same seed, same training) read at that alpha.
 
+Ensemble with a weight chosen per fold on validation only ("ens:two-stage+tfidf-lr, w on val"):
+p = w * two-stage + (1 - w) * tfidf-lr, w in {0, 0.25, 0.5, 0.75, 1} chosen by validation
+macro-F1 (ties: the larger w) from the same inner runs (tfidf-lr is also trained on the inner
+split), then applied to the fold's test probabilities.
+
 Resumable: finished runs' metrics.json/config.json go to bench/results/adme_cv_runs/ as they end.
 Writes bench/results/adme_cv.json: cv.summary[method][metric] = {mean, sem}, cv.per_fold and
 cv.paired (per fold, method minus method on the same test drugs: mean ± SEM and folds won).
@@ -39,6 +44,8 @@ METHODS = "tfidf-lr,probe,two-stage,vanilla"
 ENSEMBLES = {"ens:two-stage+probe+tfidf-lr": ("two-stage", "probe", "tfidf-lr"), "ens:probe+tfidf-lr": ("probe", "tfidf-lr")}
 KEYS = ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
 WISE = "two-stage+wise-ft"
+ENS_VAL = "ens:two-stage+tfidf-lr, w on val"
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SELECT_METRIC = "macro_f1"
 SEED = "7"
 
@@ -81,10 +88,44 @@ def choose_alpha(d: Path, bindir: Path, store: Path, trainable: bool) -> float |
         sh(inner, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", SEED, "--train", "train.jsonl", "--augmented",
            "augmented.jsonl", "--eval", "val.jsonl", "-o", "compare", "-q")
         sync_runs(inner / "compare", store / d.name / "inner", "save")
+    peer = inner / "compare" / "tfidf-lr" / f"seed-{SEED}" / "metrics.json"
+    if not peer.exists() and trainable:
+        sh(inner, str(bindir / "train"), "compare", "--methods", "tfidf-lr", "--seeds", SEED, "--train", "train.jsonl",
+           "--eval", "val.jsonl", "-o", "compare", "-q")
+        sync_runs(inner / "compare", store / d.name / "inner", "save")
     if not path.exists():
         return None
     wise = json.loads(path.read_text())["wise"]
     return max(sorted(map(float, wise), reverse=True), key=lambda a: wise[str(a)][SELECT_METRIC])
+
+
+def _proba(run: dict):
+    import numpy as np
+
+    return np.asarray(run["readings"][run["read"]]["eval_proba"] if "readings" in run else run["eval_proba"])
+
+
+def weighted(a: dict, b: dict, w: float, y: list[int]) -> dict:
+    from prefit.train.metrics import classification_metrics
+
+    labels = list(a["per_class"])
+    counts = [a["per_class"][lab]["train_count"] for lab in labels]
+    return classification_metrics(y, (w * _proba(a) + (1 - w) * _proba(b)).argmax(-1).tolist(), labels, counts)
+
+
+def gold(path: Path, labels: list[str]) -> list[int]:
+    return [labels.index(json.loads(x)["label"]) for x in path.read_text().splitlines()]
+
+
+def choose_weight(d: Path) -> float | None:
+    """w of the best validation macro-F1 of w * two-stage + (1 - w) * tfidf-lr on the inner split."""
+    inner = d / "inner" / "compare"
+    paths = [inner / m / f"seed-{SEED}" / "metrics.json" for m in ("two-stage", "tfidf-lr")]
+    if not all(p.exists() for p in paths):
+        return None
+    a, b = (json.loads(p.read_text()) for p in paths)
+    y = gold(d / "inner" / "val.jsonl", list(a["per_class"]))
+    return max(sorted(WEIGHTS, reverse=True), key=lambda w: weighted(a, b, w, y)[SELECT_METRIC])
 
 
 def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dict | None:
@@ -125,8 +166,9 @@ def main() -> None:
     methods = args.methods.split(",")
     folds = prepare(work, bindir, args.folds)
     only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
-    per_fold: dict[str, list[dict | None]] = {m: [None] * len(folds) for m in [*methods, WISE, *ENSEMBLES]}
+    per_fold: dict[str, list[dict | None]] = {m: [None] * len(folds) for m in [*methods, WISE, *ENSEMBLES, ENS_VAL]}
     alphas: list[float | None] = [None] * len(folds)
+    weights: list[float | None] = [None] * len(folds)
     for k, d in enumerate(folds):
         sync_runs(d / "compare", store / d.name, "restore")
         runs = {}
@@ -148,6 +190,10 @@ def main() -> None:
                                      **runs["two-stage"]["wise"][str(alphas[k])]}
         for name, members in ENSEMBLES.items():
             per_fold[name][k] = ensemble(d, runs, members)
+        weights[k] = choose_weight(d) if "two-stage" in methods else None
+        if weights[k] is not None and {"two-stage", "tfidf-lr"} <= set(runs):
+            per_fold[ENS_VAL][k] = weighted(runs["two-stage"], runs["tfidf-lr"], weights[k],
+                                            gold(d / "test.jsonl", list(runs["two-stage"]["per_class"])))
     full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
     summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
     paired = {}
@@ -167,7 +213,8 @@ def main() -> None:
     write_result("adme_cv", {
         "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
         "settings": "every method with its defaults (train compare, no --select): max_length 128, lr 1e-4, seed 7; EDA --balance max",
-        "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "wise_alpha_chosen_per_fold": alphas, "split": json.loads((work / "split" / "split.json").read_text()),
+        "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "wise_alpha_chosen_per_fold": alphas,
+        "ensemble_weight_chosen_per_fold": weights, "split": json.loads((work / "split" / "split.json").read_text()),
         "cv": {"folds": args.folds, "folds_done": folds_done, "complete": sorted(full), "summary": summary, "paired": paired,
                "per_fold": {m: [None if r is None else {"n": r["n"], "seconds": r.get("seconds"), **{k: r[k] for k in KEYS}}
                                 for r in v] for m, v in per_fold.items()}}})

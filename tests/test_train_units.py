@@ -198,9 +198,10 @@ def test_recipe_defaults_live_in_one_place():
 
     o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
     assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling,
-                                 "class_weights": o.loss.weights, "read": r.read, "wise_alpha": o.wise_alpha}
+                                 "class_weights": o.loss.weights, "read": r.read, "wise_alpha": o.wise_alpha,
+                                 "tfidf_weight": o.tfidf_weight}
     assert RECIPES["paper"] == {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first",
-                                "wise_alpha": 1.0}
+                                "wise_alpha": 1.0, "tfidf_weight": 0.0}
 
 
 def test_indices_by_and_oversample():

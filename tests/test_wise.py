@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import read_jsonl
 
 from prefit.train.run import RunConfig, run
 from prefit.train.stages import RecipeOptions
@@ -63,3 +64,27 @@ def test_vanilla_has_no_wise_report(tiny_bert, separable, tmp_path):
     cfg = RunConfig(method="vanilla", train=str(separable["train"]), eval=str(separable["eval"]), output=str(tmp_path / "v"),
                     model=str(tiny_bert), seed=3, max_length=32, progress=False, recipe=RecipeOptions(stage2_epochs=1, batch_size=8))
     assert "wise" not in run(cfg)
+
+
+@pytest.mark.slow
+def test_tfidf_blend_is_saved_scored_and_exported(tiny_bert, separable, tmp_path):
+    """blend.py: a run with --tfidf-weight 0.5 saves the peer; Classifier (PyTorch and ONNX) gives
+    0.5 x transformer + 0.5 x peer; the run reports every weight of the grid."""
+    import numpy as np
+
+    import prefit
+    from prefit.train.blend import BLEND_GRID
+
+    cfg = RunConfig(method="vanilla", train=str(separable["train"]), eval=str(separable["eval"]), output=str(tmp_path / "plain"),
+                    model=str(tiny_bert), seed=3, max_length=32, progress=False, recipe=RecipeOptions(stage2_epochs=1, batch_size=8))
+    plain = run(cfg)
+    blended = run(replace(cfg, output=str(tmp_path / "blend"), recipe=replace(cfg.recipe, tfidf_weight=0.5)))
+    assert set(plain["blend"]) == {str(w) for w in BLEND_GRID} and blended["tfidf_weight"] == 0.5
+    assert blended["micro_f1"] == plain["blend"]["0.5"]["micro_f1"]  # same training: the grid predicted it
+    texts = [r["text"] for r in read_jsonl(separable["eval"])][:6]
+    p_t = prefit.Classifier.load(tmp_path / "plain").predict_proba(texts)
+    p_b = prefit.Classifier.load(tmp_path / "blend").predict_proba(texts)
+    peer = prefit.train("tfidf-lr", train=separable["train"], output=tmp_path / "peer", seed=3).load().predict_proba(texts)
+    np.testing.assert_allclose(p_b, 0.5 * p_t + 0.5 * peer, atol=1e-5)
+    prefit.export(tmp_path / "blend", tmp_path / "export")
+    np.testing.assert_allclose(prefit.Classifier.load(tmp_path / "export").predict_proba(texts), p_b, atol=1e-4)

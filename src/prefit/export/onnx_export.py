@@ -162,12 +162,19 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
             (tmp / f"model.{variant}.onnx").unlink()
         tok.save_pretrained(tmp)
         model.config.save_pretrained(tmp)
+        from prefit.train.blend import PEER_DIR
+
+        tfidf_weight = label_map.get("tfidf_weight", 0.0)
+        if tfidf_weight:  # the blended TF-IDF peer travels with the model (blend.py)
+            import shutil
+
+            shutil.copytree(model_dir / PEER_DIR, tmp / PEER_DIR)
         from prefit.jsonl import write_json_atomic
         from prefit.train.run import package_versions
 
         meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "parity_texts": parity_texts,
                 "opset": opset, "pooling": model_pooling(model),
-                "read": label_map.get("read", "first"), "max_windows": label_map.get("max_windows", DEFAULT_MAX_WINDOWS), "top_layer_cls_only": supports(model), "parity": [asdict(r) for r in results], "not_written": not_written, "versions": package_versions() | _ort_version()}
+                "read": label_map.get("read", "first"), "max_windows": label_map.get("max_windows", DEFAULT_MAX_WINDOWS), "top_layer_cls_only": supports(model), "tfidf_weight": tfidf_weight, "parity": [asdict(r) for r in results], "not_written": not_written, "versions": package_versions() | _ort_version()}
         write_json_atomic(tmp / "metadata.json", meta)
     return meta
 

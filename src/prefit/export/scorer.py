@@ -26,6 +26,9 @@ class Scorer:
 
         self.max_length = max_length_of(self.meta, d / "metadata.json")
         self.read, self.max_windows = reading(self.meta, d / "metadata.json")
+        from prefit.train.blend import saved_blend
+
+        self.blend = saved_blend(d, self.meta, len(self.labels), d / "metadata.json")
         from prefit.models import resolve_device
 
         use_cuda = resolve_device(device, "onnxruntime") == "cuda"
@@ -83,8 +86,9 @@ class Scorer:
             feeds = {k: feeds[k] for k in self.input_names}
             return self._run_iobinding(feeds) if self.device == "cuda" else self.session.run(["logits"], feeds)[0]
 
-        return softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
-                                   max_windows=self.max_windows, batch_size=batch_size))
+        p = softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
+                                max_windows=self.max_windows, batch_size=batch_size))
+        return self.blend(texts, p) if self.blend is not None else p
 
     def _run_iobinding(self, feeds):
         import onnxruntime as ort

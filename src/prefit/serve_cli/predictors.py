@@ -137,6 +137,9 @@ class TorchPredictor:
         self.model.to(self._device)
         self.device, self.variant = str(self._device), "pytorch"
         self._torch = torch
+        from prefit.train.blend import saved_blend
+
+        self.blend = saved_blend(model_dir, label_map, len(self.labels), model_dir / "label_map.json")
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Softmax of the logits under the run's reading (windows.py), in input order."""
@@ -149,8 +152,9 @@ class TorchPredictor:
             with torch.inference_mode():
                 return classify(self.model, torch.from_numpy(ids).to(self._device), torch.from_numpy(mask).to(self._device)).float().cpu().numpy()
 
-        return softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
-                                   max_windows=self.max_windows, batch_size=batch_size))
+        p = softmax(text_logits(self.tok, texts, logits_of, max_length=self.max_length, read=self.read,
+                                max_windows=self.max_windows, batch_size=batch_size))
+        return self.blend(texts, p) if self.blend is not None else p
 
 
 class SklearnPredictor:

@@ -19,8 +19,9 @@ from prefit.cli_common import (
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
 RECIPES = {
     "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto", "read": "windows",
-               "wise_alpha": 1.0},  # = RecipeOptions' and RunConfig's defaults
-    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first", "wise_alpha": 1.0},
+               "wise_alpha": 1.0, "tfidf_weight": 0.0},  # = RecipeOptions' and RunConfig's defaults
+    "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first", "wise_alpha": 1.0,
+              "tfidf_weight": 0.0},
 }
 
 
@@ -71,6 +72,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
                                            help="WiSE-FT: the saved model is (1 - A) x the weights before full finetuning + A x "
                                                 "the finetuned weights; 1 keeps the finetuned model [default: the recipe's]. Every run "
                                                 "also reports alphas 0.25, 0.5, 0.75 and 1 on its evaluation file.")),
+    "tfidf_weight": (("--tfidf-weight",), dict(type=click.FloatRange(0, 1, max_open=True), default=None,
+                                               help="Blend a TF-IDF + logistic-regression peer, fitted on --train and saved with the "
+                                                    "model: predictions are (1 - W) x the transformer's + W x the peer's probabilities "
+                                                    "[default: the recipe's]. Every run also reports W 0, 0.25, 0.5, 0.75 on --eval.")),
     "weight_decay": (("--weight-decay",), dict(type=click.FloatRange(min=0), default=0.01, show_default=True)),
     "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
     "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
@@ -91,7 +96,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "no_group_by_length": (("--no-group-by-length",), dict(is_flag=True, help="Shuffle without grouping similar lengths.")),
 }
 DATA = ["train_path", "eval_path", "text_field", "label_field"]
-FINETUNE = ["model", "max_length", "pooling", "read", "max_windows", "recipe", "stage2_lr", "stage2_epochs", "batch_size", "weight_decay", "warmup_ratio",
+FINETUNE = ["model", "max_length", "pooling", "read", "max_windows", "recipe", "stage2_lr", "stage2_epochs", "tfidf_weight", "batch_size",
+            "weight_decay", "warmup_ratio",
             "max_grad_norm", "loss", "class_weights", "cb_beta", "focal_gamma", "ldam_max_margin", "ldam_scale", "drw_epoch", "sam_rho",
             "device", "no_group_by_length"]
 METHOD_OPTIONS = {
@@ -141,7 +147,7 @@ def _config(method: str, output: Path, seed: int, augmented, kw) -> object:
                        stage2_lr=kw["stage2_lr"], stage2_epochs=kw["stage2_epochs"], lp_lr=kw["lp_lr"], lp_epochs=kw["lp_epochs"],
                        batch_size=kw["batch_size"], weight_decay=kw["weight_decay"], warmup_ratio=kw["warmup_ratio"],
                        max_grad_norm=kw["max_grad_norm"], loss=loss, stage1_loss=LossSpec(kw["stage1_loss"]), sam_rho=kw["sam_rho"], peer_c=kw["peer_c"],
-                       wise_alpha=kw["wise_alpha"])
+                       wise_alpha=kw["wise_alpha"], tfidf_weight=kw["tfidf_weight"])
     return RunConfig(method=method, train=str(kw["train_path"]), eval=str(kw["eval_path"]) if kw["eval_path"] else None, output=str(output),
                      augmented=str(augmented) if augmented else None, model=kw["model"], seed=seed, max_length=kw["max_length"], pooling=kw["pooling"],
                      read=kw["read"], max_windows=kw["max_windows"],

@@ -101,7 +101,8 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
         return False
     if cfg.method in PEERS:
         return (run_old.get("recipe") or {}).get("peer_c") == cfg.recipe.peer_c
-    if (run_old.get("recipe") or {}).get("wise_alpha", 1.0) != cfg.recipe.wise_alpha:
+    old_recipe = run_old.get("recipe") or {}
+    if old_recipe.get("wise_alpha", 1.0) != cfg.recipe.wise_alpha or old_recipe.get("tfidf_weight", 0.0) != cfg.recipe.tfidf_weight:
         return False
     return old.get("stages") == json.loads(json.dumps([asdict(s) for s in recipe(cfg.method, cfg.recipe)]))
 

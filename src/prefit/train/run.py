@@ -257,13 +257,16 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
                                 | {"readings": {r: {key: v[key] for key in ("micro_f1", "macro_f1", "non_majority_micro_f1")}
                                                 for r, v in m["readings"].items()}}
                                 for a, m in wise.items()}}
+        (out / "model").mkdir(exist_ok=True)
+        metrics = _with_tfidf_blend(cfg, metrics, train, evals, labels.labels, out / "model")
         metrics.update(method=cfg.method, seed=cfg.seed, history=history, seconds=round(time.perf_counter() - t_start, 2))
         if saved is not None:  # `seconds` then counts this process only; each epoch's own time is in `history`
             metrics["resumed"] = resumed
         model.save_pretrained(out / "model")
         tok.save_pretrained(out / "model")
         write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling,
-                                                                "read": cfg.read, "max_windows": cfg.max_windows})
+                                                                "read": cfg.read, "max_windows": cfg.max_windows,
+                                                                "tfidf_weight": cfg.recipe.tfidf_weight})
         write_json_atomic(out / "config.json", {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
                                                  "device": str(device), "versions": package_versions(), "data_sha256": shas,
                                                  "torch_threads": torch.get_num_threads()})
@@ -274,6 +277,42 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         log.setLevel(level)
         log.removeHandler(handler)
         handler.close()
+
+
+def _with_tfidf_blend(cfg: RunConfig, metrics: dict, train, evals, labels: list[str], model_dir: Path) -> dict:
+    """Fit the TF-IDF peer of blend.py (saved when the recipe blends it), report every weight of
+    BLEND_GRID on the evaluation file, and, when the recipe blends, score the blended model."""
+    import numpy as np
+
+    from prefit.train.blend import BLEND_GRID, blend, fit_tfidf
+    from prefit.train.loop import eval_proba
+    from prefit.train.metrics import classification_metrics
+
+    w = cfg.recipe.tfidf_weight
+    if w == 0 and evals is None:
+        return metrics
+    k = len(labels)
+    p_peer = fit_tfidf([r.text for r in train.records], train.y, k, [r.text for r in evals.records] if evals is not None else [],
+                       c=cfg.recipe.peer_c, seed=cfg.seed, model_dir=model_dir if w > 0 else None)
+    if evals is None:
+        return metrics
+    counts = train.counts(k)
+
+    def scored(p_t, weight: float) -> dict:
+        return classification_metrics(evals.y, blend(p_t, p_peer, weight).argmax(-1).tolist(), labels, counts)
+
+    p_read = np.asarray(metrics["readings"][cfg.read]["eval_proba"])
+    grid = {str(g): {key: m[key] for key in ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")}
+            for g in sorted({*BLEND_GRID, w}) for m in [scored(p_read, g)]}
+    if w == 0:
+        return {**metrics, "blend": grid}
+    readings = {}
+    for r, m in metrics["readings"].items():
+        p = blend(np.asarray(m["eval_proba"]), p_peer, w)
+        readings[r] = {**{key: v for key, v in m.items() if key in ("max_windows", "windows")},
+                       **classification_metrics(evals.y, p.argmax(-1).tolist(), labels, counts), "eval_proba": eval_proba(p)}
+    top = {key: v for key, v in readings[cfg.read].items() if key != "eval_proba"}
+    return {**metrics, **top, "readings": readings, "blend": grid, "tfidf_weight": w}
 
 
 def _log_eval(metrics: dict) -> None:

@@ -78,10 +78,13 @@ class RecipeOptions:
     sam_rho: float = 0.0
     peer_c: float = 1.0  # tfidf-lr, probe: the logistic regression's C
     wise_alpha: float = 1.0  # two-stage, lpft: WiSE-FT weight of the finetuned model (wise.py); 1: the finetuned model
+    tfidf_weight: float = 0.0  # transformer methods: weight of a TF-IDF peer's probabilities (blend.py); 0: none
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.wise_alpha <= 1.0:
             raise ValueError(f"wise_alpha must be in [0, 1], found {self.wise_alpha}")
+        if not 0.0 <= self.tfidf_weight < 1.0:
+            raise ValueError(f"tfidf_weight must be in [0, 1), found {self.tfidf_weight}")
 
 
 def recipe(method: str, o: RecipeOptions) -> list[Stage]:
