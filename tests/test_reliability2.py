@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -160,3 +161,15 @@ def test_export_writes_what_passed_and_says_what_did_not(trained_run, tmp_path, 
     meta = json.loads((out / "metadata.json").read_text())
     assert (out / "model.onnx").exists() and not (out / "model.int8.onnx").exists() and list(meta["not_written"]) == ["int8"]
     assert [p["variant"] for p in meta["parity"]] == ["fp32", "int8"]
+
+
+@pytest.mark.parametrize("spec,message", [("c=nan,1", "positive finite"), ("lr=inf", "positive finite"), ("tfidf-weight=1", "[0, 1)"),
+                                          ("tfidf-weight=nan", "[0, 1)")])
+def test_select_grid_rejects_non_finite_values(spec, message):
+    """Item 20: `--select c=nan,1` was accepted."""
+    from prefit.errors import InputError
+    from prefit.train.select import parse_grid
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_grid([spec])
+    assert parse_grid(["tfidf-weight=0,0.5"]) == {"tfidf-weight": [0.0, 0.5]}

@@ -12,6 +12,7 @@ selection's augmented set: otherwise stage 1 would train on paraphrases of the v
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from prefit.jsonl import Fields, read_records, write_jsonl_atomic
 log = logging.getLogger("prefit")
 
 # Option name in --select -> RecipeOptions field, per kind of method.
-SELECTABLE = {"lr": "stage2_lr", "epochs": "stage2_epochs", "stage1-lr": "stage1_lr", "c": "peer_c"}
+SELECTABLE = {"lr": "stage2_lr", "epochs": "stage2_epochs", "stage1-lr": "stage1_lr", "c": "peer_c", "tfidf-weight": "tfidf_weight"}
 PEER_PARAMS = {"c"}
 
 
@@ -47,8 +48,11 @@ def parse_grid(specs: list[str]) -> dict[str, list[float]]:
             vals = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
             raise InputError(f"--select {name}: expected numbers, found {values!r}") from None
-        if not vals or any(v <= 0 for v in vals):
-            raise InputError(f"--select {name}: expected positive numbers, found {values!r}")
+        if name == "tfidf-weight":
+            if not vals or any(not 0 <= v < 1 for v in vals):  # NaN fails both comparisons
+                raise InputError(f"--select {name}: expected numbers in [0, 1), found {values!r}")
+        elif not vals or any(not (v > 0 and math.isfinite(v)) for v in vals):
+            raise InputError(f"--select {name}: expected positive finite numbers, found {values!r}")
         grid[name] = vals
     return grid
 
