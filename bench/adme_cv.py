@@ -22,6 +22,11 @@ p = w * two-stage + (1 - w) * tfidf-lr, w in {0, 0.25, 0.5, 0.75, 1} chosen by v
 macro-F1 (ties: the larger w) from the same inner runs (tfidf-lr is also trained on the inner
 split), then applied to the fold's test probabilities.
 
+The built-in labeller's recipe ("two-stage --tfidf-weight W*"): one fixed weight for every fold,
+W* = the median over folds of the TF-IDF weight (1 - w) each fold chose on its validation split,
+capped at 0.75 (the product blends, it does not replace the transformer); its per-fold scores
+are the blend of the fold's stored test probabilities, as `score` computes it.
+
 Resumable: finished runs' metrics.json/config.json go to bench/results/adme_cv_runs/ as they end.
 Writes bench/results/adme_cv.json: cv.summary[method][metric] = {mean, sem}, cv.per_fold and
 cv.paired (per fold, method minus method on the same test drugs: mean ± SEM and folds won).
@@ -194,6 +199,17 @@ def main() -> None:
         if weights[k] is not None and {"two-stage", "tfidf-lr"} <= set(runs):
             per_fold[ENS_VAL][k] = weighted(runs["two-stage"], runs["tfidf-lr"], weights[k],
                                             gold(d / "test.jsonl", list(runs["two-stage"]["per_class"])))
+    fixed = None
+    if all(w is not None for w in weights):
+        import statistics
+
+        fixed = min(0.75, statistics.median(1 - w for w in weights))
+        name = f"two-stage --tfidf-weight {fixed:g}"
+        per_fold[name] = []
+        for d in folds:
+            runs = {m: json.loads((d / "compare" / m / f"seed-{SEED}" / "metrics.json").read_text()) for m in ("two-stage", "tfidf-lr")}
+            per_fold[name].append(weighted(runs["two-stage"], runs["tfidf-lr"], 1 - fixed,
+                                           gold(d / "test.jsonl", list(runs["two-stage"]["per_class"]))))
     full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
     summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
     paired = {}
@@ -214,7 +230,7 @@ def main() -> None:
         "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
         "settings": "every method with its defaults (train compare, no --select): max_length 128, lr 1e-4, seed 7; EDA --balance max",
         "ensembles": {k: list(v) for k, v in ENSEMBLES.items()}, "wise_alpha_chosen_per_fold": alphas,
-        "ensemble_weight_chosen_per_fold": weights, "split": json.loads((work / "split" / "split.json").read_text()),
+        "ensemble_weight_chosen_per_fold": weights, "builtin_tfidf_weight": fixed, "split": json.loads((work / "split" / "split.json").read_text()),
         "cv": {"folds": args.folds, "folds_done": folds_done, "complete": sorted(full), "summary": summary, "paired": paired,
                "per_fold": {m: [None if r is None else {"n": r["n"], "seconds": r.get("seconds"), **{k: r[k] for k in KEYS}}
                                 for r in v] for m, v in per_fold.items()}}})

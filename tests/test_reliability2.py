@@ -173,3 +173,23 @@ def test_select_grid_rejects_non_finite_values(spec, message):
     with pytest.raises(InputError, match=re.escape(message)):
         parse_grid([spec])
     assert parse_grid(["tfidf-weight=0,0.5"]) == {"tfidf-weight": [0.0, 0.5]}
+
+
+def test_aug_report_refusals_come_before_any_work(imbalanced_jsonl, tmp_path):
+    """Item 19: an unwritable folder failed only after computing embeddings; single-class originals
+    failed deep inside; an existing report was replaced silently."""
+    aug_out = tmp_path / "aug.jsonl"
+    assert CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(aug_out), "-q"]).exit_code == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(blocker / "rep")])
+    assert r.exit_code == 2 and "cannot write the report here" in r.output
+    one = write_jsonl(tmp_path / "one.jsonl", [{"id": f"o{i}", "text": f"text number {i}", "label": "a"} for i in range(5)])
+    r = CliRunner().invoke(aug, ["report", str(one), str(aug_out), "-o", str(tmp_path / "rep1")])
+    assert r.exit_code == 2 and "needs at least 2" in r.output
+    rep = tmp_path / "rep"
+    assert CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(rep), "-q"]).exit_code == 0
+    before = (rep / "report.json").read_bytes()
+    r = CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(rep)])
+    assert r.exit_code == 2 and "--overwrite" in r.output and (rep / "report.json").read_bytes() == before
+    assert CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(rep), "-q", "--overwrite"]).exit_code == 0

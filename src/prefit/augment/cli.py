@@ -257,8 +257,10 @@ def imbalance(input, output, kind, ratio, seed, minority, text_field, label_fiel
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
+@overwrite_option("Replace an existing report in OUTPUT.")
 @log_options
-def report(original, augmented, output, model, max_augmented_per_class, near_copy, seed, text_field, label_field, quiet, verbose):
+def report(original, augmented, output, model, max_augmented_per_class, near_copy, seed, text_field, label_field, overwrite, quiet,
+           verbose):
     """How augmented texts compare with ORIGINAL ones: closeness, label preservation, near-copies, t-SNE.
 
     Writes OUTPUT/report.json and OUTPUT/projection.png."""
@@ -267,7 +269,8 @@ def report(original, augmented, output, model, max_augmented_per_class, near_cop
 
     setup_logging(quiet, verbose)
     rep = augmentation_report(original, augmented, output, ReportOptions(model, max_augmented_per_class, near_copy, seed,
-                                                                         fields=Fields(text_field, label_field), progress=not quiet))
+                                                                         fields=Fields(text_field, label_field), progress=not quiet),
+                              overwrite=overwrite)
     if quiet:
         return
 

@@ -22,6 +22,7 @@ coloured by class. Numbers go to DIR/report.json, the picture to DIR/projection.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 from dataclasses import asdict, dataclass
@@ -68,12 +69,23 @@ def _cos_to_centroid(x: np.ndarray, ref: np.ndarray) -> float:
     return float((xn @ c).mean())
 
 
-def augmentation_report(original_path: str | Path, augmented_path: str | Path, out_dir: str | Path, opts: ReportOptions = ReportOptions()) -> dict:
+def augmentation_report(original_path: str | Path, augmented_path: str | Path, out_dir: str | Path, opts: ReportOptions = ReportOptions(),
+                        *, overwrite: bool = False) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     from prefit.embeddings import embedding_spec, encode
     from prefit.jsonl import write_json_atomic
 
+    out = Path(out_dir)
+    if (out / "report.json").exists() and not overwrite:
+        raise InputError("a report is already there; pass overwrite=True (--overwrite) to replace it", file=out)
+    try:  # before any embedding is computed: a folder that cannot be written fails now, not after minutes
+        out.mkdir(parents=True, exist_ok=True)
+        probe_file = out / f".write-test-{os.getpid()}"
+        probe_file.write_bytes(b"")
+        probe_file.unlink()
+    except OSError as e:
+        raise InputError(f"cannot write the report here ({e.strerror or e})", file=out) from e
     originals = read_records(original_path, opts.fields)
     by_id = {r.id: r for r in originals}
     rng = random.Random(opts.seed)
@@ -81,6 +93,9 @@ def augmentation_report(original_path: str | Path, augmented_path: str | Path, o
     if not aug_all:
         raise InputError("no augmented records (every record is an original)", file=augmented_path)
     labels = sorted({r.label for r in originals})
+    if len(labels) < 2:
+        raise InputError(f"the originals hold {len(labels)} class; label preservation needs at least 2", file=original_path,
+                         field=opts.fields.label)
     unknown = next((r for r in aug_all if r.label not in labels), None)
     if unknown is not None:
         raise InputError(f"label {unknown.label!r} does not occur in {original_path}", file=augmented_path, line=unknown.line, field="label")
@@ -163,8 +178,6 @@ def augmentation_report(original_path: str | Path, augmented_path: str | Path, o
                "originals_cv_preserved": float((orig_pred == y_orig).mean()) if orig_pred is not None else None,
                "near_copies": float((src_sim[valid] >= opts.near_copy).mean()) if valid.any() else None,
                "with_source": int(valid.sum())}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     _projection(x_orig, y_orig, x_aug, y_aug, labels, out / "projection.png", opts.seed)
     report = {"original": str(original_path), "augmented": str(augmented_path), "embedding": asdict(spec),
               "options": {k: v for k, v in asdict(opts).items() if k not in ("fields", "progress")}, "overall": overall, "classes": classes}
