@@ -31,10 +31,15 @@ def short_sentences(n: int, seed: int) -> list[str]:
     return [" ".join(rng.sample(words, rng.randint(3, 7))) + rng.choice(["", "", ".", "!", "?"]) for _ in range(n)]
 
 
+USER_CACHE = os.environ.get("PREFIT_CACHE")  # read at import, before the fixture below replaces it
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_data_home(tmp_path_factory):
-    """Tests write only under pytest's temporary directory, WordNet's offline copy included."""
+    """Tests write only under pytest's temporary directory, WordNet's offline copy and the built-in
+    labeller's cache included (USER_CACHE keeps where `./run setup` built it, for reading)."""
     os.environ["PREFIT_DATA"] = str(tmp_path_factory.mktemp("prefit_data"))
+    os.environ["PREFIT_CACHE"] = str(tmp_path_factory.mktemp("prefit_cache"))
 
 
 @pytest.fixture(scope="session")

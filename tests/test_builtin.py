@@ -27,17 +27,17 @@ def test_cache_key_follows_the_recipe(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def labeller(tmp_path_factory):
-    """The cached labeller (`./run setup` builds it); built into a temporary cache when absent."""
+def labeller():
+    """The labeller `./run setup` built in the user's cache (read only); built into the test
+    session's private cache when it is absent."""
+    from pathlib import Path
+
+    from conftest import USER_CACHE
+
     try:
-        return builtin.labeller_dir(build=False)
+        return builtin.labeller_dir(build=False, root=Path(USER_CACHE) if USER_CACHE else builtin.default_cache_root())
     except FileNotFoundError:
-        mp = pytest.MonkeyPatch()
-        mp.setenv("PREFIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        try:
-            return builtin.labeller_dir(progress=False)
-        finally:
-            mp.undo()
+        return builtin.labeller_dir(progress=False)
 
 
 @pytest.mark.slow

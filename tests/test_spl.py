@@ -167,13 +167,15 @@ def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
     assert "paragraphs/s" in r.output
 
 
-def test_score_needs_model_or_extract_only(data_dir, tmp_path):
+def test_score_model_and_extract_only_conflict(data_dir, tmp_path):
+    """--extract-only with --model is a usage error; without either, labels get the built-in
+    labeller (tests/test_builtin.py)."""
     from click.testing import CliRunner
 
     from prefit.serve_cli.cli import main as score
 
-    r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl")])
-    assert r.exit_code == 2 and "either --model" in r.output
+    r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--extract-only", "--model", str(tmp_path)])
+    assert r.exit_code == 2 and "--extract-only scores nothing" in r.output
     r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--model", str(tmp_path)])
     assert r.exit_code == 2 and "not a prefit model: expected an export directory" in r.output
 

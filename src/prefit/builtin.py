@@ -32,6 +32,10 @@ def cache_root() -> Path:
     return Path(os.environ.get("PREFIT_CACHE") or Path.home() / ".cache" / "prefit")
 
 
+def default_cache_root() -> Path:
+    return Path.home() / ".cache" / "prefit"
+
+
 def data_bytes() -> bytes:
     return files("prefit").joinpath(DATA).read_bytes()
 
@@ -45,9 +49,10 @@ def build_key() -> str:
     return h.hexdigest()[:12]
 
 
-def labeller_dir(*, build: bool = True, progress: bool = True) -> Path:
-    """The export folder of the built-in labeller, built first if it is not cached yet."""
-    home = cache_root() / f"adme-labeller-{build_key()}"
+def labeller_dir(*, build: bool = True, progress: bool = True, root: Path | None = None) -> Path:
+    """The export folder of the built-in labeller (under `root`, default cache_root()), built first
+    if it is not cached yet."""
+    home = (root or cache_root()) / f"adme-labeller-{build_key()}"
     export = home / "export"
     if (export / "card.json").exists():
         return export
