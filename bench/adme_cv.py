@@ -223,6 +223,8 @@ def main() -> None:
                     out[key] = {"mean": mean, "sem": sem, "wins": sum(x > 0 for x in diffs), "diffs": diffs}
                 paired.setdefault(a, {})[b] = out
     folds_done = {m: sum(x is not None for x in v) for m, v in per_fold.items()}
+    if full:
+        print(markdown(summary, paired, len(folds)))
     print(f"folds finished per method: {folds_done}")
     for m, row in summary.items():
         print(f"{m:32s} " + "  ".join(f"{k} {row[k]['mean']:.4f} ± {row[k]['sem']:.4f}" for k in KEYS[:3]))
@@ -234,6 +236,24 @@ def main() -> None:
         "cv": {"folds": args.folds, "folds_done": folds_done, "complete": sorted(full), "summary": summary, "paired": paired,
                "per_fold": {m: [None if r is None else {"n": r["n"], "seconds": r.get("seconds"), **{k: r[k] for k in KEYS}}
                                 for r in v] for m, v in per_fold.items()}}})
+
+
+def markdown(summary: dict, paired: dict, folds: int) -> str:
+    """The summary table (mean ± SEM over folds) and each method's paired difference per fold
+    against tfidf-lr, probe and vanilla (mean ± SEM, folds won), micro-F1 / non-majority micro-F1."""
+    peers = [p for p in ("tfidf-lr", "probe", "vanilla") if p in summary]
+    head = "| method | micro-F1 | non-majority micro-F1 | macro-F1 | " + " | ".join(f"− {p} (wins)" for p in peers) + " |"
+    lines = [head, "|---|---|---|---|" + "---|" * len(peers)]
+    for m in sorted(summary, key=lambda m: -summary[m]["micro_f1"]["mean"]):
+        cells = [f"{summary[m][k]['mean']:.4f} ± {summary[m][k]['sem']:.4f}" for k in ("micro_f1", "non_majority_micro_f1", "macro_f1")]
+        for p in peers:
+            if p == m:
+                cells.append("")
+                continue
+            a, b = paired[m][p]["micro_f1"], paired[m][p]["non_majority_micro_f1"]
+            cells.append(f"{a['mean']:+.4f} ± {a['sem']:.4f} ({a['wins']}/{folds}) / {b['mean']:+.4f} ± {b['sem']:.4f} ({b['wins']}/{folds})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
