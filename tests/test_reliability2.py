@@ -193,3 +193,18 @@ def test_aug_report_refusals_come_before_any_work(imbalanced_jsonl, tmp_path):
     r = CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(rep)])
     assert r.exit_code == 2 and "--overwrite" in r.output and (rep / "report.json").read_bytes() == before
     assert CliRunner().invoke(aug, ["report", str(imbalanced_jsonl), str(aug_out), "-o", str(rep), "-q", "--overwrite"]).exit_code == 0
+
+
+def test_an_export_whose_labels_disagree_with_its_head_is_one_line(trained_run, tmp_path):
+    """Item 15: id2label with another number of labels than the ONNX head: a zip ValueError in score."""
+    import prefit
+    from prefit.errors import InputError
+    from prefit.serve_cli.predictors import load_predictor
+
+    exp = tmp_path / "export"
+    prefit.export(trained_run, exp)
+    cfg = json.loads((exp / "config.json").read_text())
+    cfg["id2label"] = {**cfg["id2label"], str(len(cfg["id2label"])): "Extra"}
+    (exp / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="field 'id2label'.*outputs; export the run again"):
+        load_predictor(exp)

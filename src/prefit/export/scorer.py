@@ -53,6 +53,10 @@ class Scorer:
                 self.session = self._session(ort, d, files, chosen, False)
         self.variant = chosen
         self.input_names = [i.name for i in self.session.get_inputs()]
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(self.labels):
+            raise InputError(f"config.json's id2label names {len(self.labels)} labels but {files[chosen]} has {width} outputs; "
+                             "export the run again", file=d / "config.json", field="id2label")
         from prefit.models import check_model_dir, load_error, load_errors
 
         check_model_dir(d, weights=False)
