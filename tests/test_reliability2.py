@@ -208,3 +208,16 @@ def test_an_export_whose_labels_disagree_with_its_head_is_one_line(trained_run, 
     (exp / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(InputError, match="field 'id2label'.*outputs; export the run again"):
         load_predictor(exp)
+
+
+def test_csv_and_tsv_read_what_excel_and_pandas_write(tmp_path):
+    """Item 28: cells over 131,072 characters were "invalid CSV"; a UTF-8 BOM made the first column
+    unknown; a TSV text starting with '"' was "invalid TSV"."""
+    from prefit.jsonl import Fields, read_records
+
+    long_text = "absorbed " * 20_000  # 180,000 characters
+    (tmp_path / "a.csv").write_bytes("\ufefftext,label\n".encode() + f'"{long_text}",A\nshort,B\n'.encode())
+    rows = read_records(tmp_path / "a.csv", Fields())
+    assert [r.label for r in rows] == ["A", "B"] and rows[0].text == long_text
+    (tmp_path / "a.tsv").write_text('text\tlabel\n"Quoted" is how it starts\tA\n')
+    assert read_records(tmp_path / "a.tsv", Fields())[0].text == '"Quoted" is how it starts'

@@ -99,9 +99,25 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield lineno, obj
 
 
+MAX_CELL_CHARS = 1 << 28  # as long as a JSONL line may be; csv's own default (131,072) refused long texts
+
+
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    line_iter = _lines(path)
-    reader = csv.reader((text for _, text in line_iter), delimiter=delimiter, strict=True)
+    def text_lines() -> Iterator[str]:
+        for lineno, text in _lines(path):
+            yield text.removeprefix("\ufeff") if lineno == 1 else text  # Excel's "CSV UTF-8" starts with a BOM
+
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))
+    quoting = csv.QUOTE_MINIMAL
+    if delimiter == "\t":
+        # A TSV is read with CSV quoting when all of it parses that way (Python's csv writes quoted
+        # TSV), else as plain tab-separated values, where a cell may start with '"'.
+        try:
+            for _ in csv.reader(text_lines(), delimiter=delimiter, strict=True):
+                pass
+        except csv.Error:
+            quoting = csv.QUOTE_NONE
+    reader = csv.reader(text_lines(), delimiter=delimiter, strict=True, quoting=quoting)
     try:
         header = next(reader, None)
         if header is None:
