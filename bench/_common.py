@@ -168,3 +168,22 @@ def add_compare_args(ap, methods: str, select: list[str], max_length: int, work:
     ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new run after this long.")
     ap.add_argument("--work", default=work)
     ap.add_argument("--tabulate-only", action="store_true", help="Train nothing: write the JSON from the finished runs.")
+
+
+def grouped_folds(work: Path, dest: Path, folds: int, bindir: Path) -> list[Path]:
+    """GroupKFold by "group" over every distinct paragraph of WORK/split (both sides): DEST/fold-K
+    with train.jsonl, test.jsonl and an `aug eda --balance max` corpus of the training side."""
+    from sklearn.model_selection import GroupKFold
+
+    rows = [json.loads(x) for name in ("train", "test") for x in (work / "split" / f"{name}.jsonl").read_text().splitlines()]
+    out = []
+    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(rows, groups=[r["group"] for r in rows])):
+        d = dest / f"fold-{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        for name, idx in (("train", tr), ("test", te)):
+            if not (d / f"{name}.jsonl").exists():
+                (d / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in idx))
+        if not (d / "augmented.jsonl").exists():
+            sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
+        out.append(d)
+    return out

@@ -40,6 +40,7 @@ from _common import (  # noqa: E402
     SHARED,
     add_compare_args,
     count_labels,
+    grouped_folds,
     machine,
     markdown,
     sh,
@@ -78,20 +79,8 @@ def always_other(test: Path) -> dict:
 
 def make_folds(work: Path, bindir: Path, folds: int) -> list[Path]:
     """Grouped K-fold over every distinct paragraph (both sides of the split), by drug group."""
-    from sklearn.model_selection import GroupKFold
 
-    rows = [json.loads(x) for name in ("train", "test") for x in (work / "split" / f"{name}.jsonl").read_text().splitlines()]
-    out = []
-    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(rows, groups=[r["group"] for r in rows])):
-        d = work / "cv" / f"fold-{k}"
-        d.mkdir(parents=True, exist_ok=True)
-        for name, idx in (("train", tr), ("test", te)):
-            if not (d / f"{name}.jsonl").exists():
-                (d / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in idx))
-        if not (d / "augmented.jsonl").exists():
-            sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
-        out.append(d)
-    return out
+    return grouped_folds(work, work / "cv", folds, bindir)
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SHARED, machine, sh, sync_runs, write_result  # noqa: E402
+from _common import RESULTS, SHARED, grouped_folds, machine, sh, sync_runs, write_result  # noqa: E402
 
 METHODS = "tfidf-lr,probe,two-stage,vanilla"
 ENSEMBLES = {"ens:two-stage+probe+tfidf-lr": ("two-stage", "probe", "tfidf-lr"), "ens:probe+tfidf-lr": ("probe", "tfidf-lr")}
@@ -56,26 +56,13 @@ SEED = "7"
 
 
 def prepare(work: Path, bindir: Path, folds: int) -> list[Path]:
-    from sklearn.model_selection import GroupKFold
-
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "paras.jsonl").exists():
         sh(work, str(bindir / "score"), str(SHARED / "spl-corpus" / "dailymed-rx-dev.zip"), "--extract-only", "-o", "paras.jsonl", "-q")
     if not (work / "split" / "split.json").exists():
         sh(work, str(bindir / "train"), "split", "paras.jsonl", "-o", "split", "--group-field", "generic_names", "--group-normalise", "drug",
            "--test-fraction", "0.2", "--seed", "0")
-    rows = [json.loads(x) for name in ("train", "test") for x in (work / "split" / f"{name}.jsonl").read_text().splitlines()]
-    out = []
-    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(rows, groups=[r["group"] for r in rows])):
-        d = work / f"folds-{folds}" / f"fold-{k}"
-        d.mkdir(parents=True, exist_ok=True)
-        for name, idx in (("train", tr), ("test", te)):
-            if not (d / f"{name}.jsonl").exists():
-                (d / f"{name}.jsonl").write_text("".join(json.dumps(rows[i]) + "\n" for i in idx))
-        if not (d / "augmented.jsonl").exists():
-            sh(d, str(bindir / "aug"), "eda", "train.jsonl", "-o", "augmented.jsonl", "--balance", "max", "-q")
-        out.append(d)
-    return out
+    return grouped_folds(work, work / f"folds-{folds}", folds, bindir)
 
 
 def choose_alpha(d: Path, bindir: Path, store: Path, trainable: bool) -> float | None:

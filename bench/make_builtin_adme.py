@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,9 +41,7 @@ def main() -> None:
     payload = "".join(json.dumps({k: r[k] for k in KEEP}, ensure_ascii=False) + "\n" for r in rows).encode()
     with open(dest, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:  # mtime 0: the same bytes every build
         gz.write(payload)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["label"]] = counts.get(r["label"], 0) + 1
+    counts = Counter(r["label"] for r in rows)
     print(f"wrote {len(rows)} paragraphs ({dest.stat().st_size / 1024:.0f} KB) to {dest}: {dict(sorted(counts.items()))}; "
           f"{len({r['group'] for r in rows})} drug groups")
 
