@@ -29,6 +29,7 @@ def _quiet(cwd: Path, *args) -> None:
     assert (p.stdout, p.stderr) == ("", ""), f"{args[:2]} printed with -q:\n{p.stdout}{p.stderr}"
 
 
+@pytest.mark.slow
 def test_every_command_is_silent_with_q(work, separable, tiny_bert, copy_model_hf, models_dir, imbalanced_jsonl):
     w = work
     _quiet(w, "aug", "imbalance", w / "balanced.jsonl", "-o", w / "imb.jsonl", "--kind", "step", "--ratio", "0.3", "--seed", "0")
