@@ -56,4 +56,4 @@ def test_score_without_model_labels_the_sample_labels(labeller, tmp_path, monkey
     assert all(row["predicted_label"] in card["labels"] for row in rows)
     labelled = [row for row in rows if row["label"] is not None]
     agree = sum(row["predicted_label"] == row["label"] for row in labelled) / len(labelled)
-    assert len(labelled) >= 60 and agree >= 0.85, agree
+    assert len(labelled) >= 60 and agree >= 0.8, agree  # measured: 54 of 63 (0.857)
