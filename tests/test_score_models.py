@@ -310,3 +310,49 @@ def test_model_identity_covers_the_weights_content(trained_run, tmp_path):
     assert model_identity(trained_run)["kind"] == model_identity(other)["kind"] == "run"
     assert model_identity(trained_run)["digest"] != model_identity(other)["digest"]
     assert model_identity(trained_run) == model_identity(shutil.copytree(trained_run, tmp_path / "same"))
+
+
+class Killed(BaseException):
+    """Stands for the process being killed at one step of the commit protocol."""
+
+
+@pytest.mark.parametrize("kill_at", ["before-output-rename", "before-chunks-removed"])
+@pytest.mark.parametrize("first", [True, False], ids=["first-run", "adding-a-label"])
+def test_a_kill_anywhere_in_the_commit_then_a_rerun_equals_an_uninterrupted_run(tmp_path, monkeypatch, kill_at, first):
+    """#37 item 3: OUT and its state file were written one after the other, so a kill between them
+    duplicated rows on the re-run (66 instead of 56) or refused it. Now the state names the digest
+    of the OUT it describes and is written first (job.commit_output)."""
+    import os
+
+    from prefit.resume import ChunkStore
+
+    whole = tmp_path / "whole.jsonl"
+    if not first:
+        assert run(score, [LIPITOR, "--extract-only", "-o", whole, "-q"]).exit_code == 0
+    assert run(score, [LIPITOR, VIAGRA, "--extract-only", "-o", whole, "-q"]).exit_code == 0
+    out = tmp_path / "o.jsonl"
+    if not first:
+        assert run(score, [LIPITOR, "--extract-only", "-o", out, "-q"]).exit_code == 0
+    real_replace = os.replace
+
+    def replace_or_die(src, dst):
+        if Path(dst) == out:
+            raise Killed
+        return real_replace(src, dst)
+
+    def cleanup_or_die(self):
+        raise Killed
+
+    if kill_at == "before-output-rename":
+        monkeypatch.setattr(os, "replace", replace_or_die)
+    else:
+        monkeypatch.setattr(ChunkStore, "cleanup", cleanup_or_die)
+    with pytest.raises(Killed):
+        CliRunner().invoke(score, [str(LIPITOR), str(VIAGRA), "--extract-only", "-o", str(out), "-q"], catch_exceptions=False)
+    monkeypatch.undo()
+    r = run(score, [LIPITOR, VIAGRA, "--extract-only", "-o", out, "-q"])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == whole.read_bytes()
+    assert not Path(str(out) + ".parts").exists()
+    r = run(score, [LIPITOR, VIAGRA, "--extract-only", "-o", out])  # and a third run adds nothing
+    assert "0 new document(s)" in r.output and out.read_bytes() == whole.read_bytes()

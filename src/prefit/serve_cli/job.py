@@ -129,10 +129,11 @@ def read_rows(out: Path) -> Iterator[dict]:
             yield row
 
 
-def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None) -> int:
+def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None, *, as_csv: bool | None = None) -> int:
+    """`as_csv`: the format, when OUT's name does not say it (default: by its suffix)."""
     n = 0
     with atomic_write(out) as fh:
-        if out.suffix == ".csv":
+        if (out.suffix == ".csv") if as_csv is None else as_csv:
             w = csv.DictWriter(fh, fieldnames=columns or PARAGRAPH_COLUMNS, extrasaction="ignore")
             w.writeheader()
             for r in rows:
@@ -194,25 +195,70 @@ def score_labels(inputs: list[str | Path], out: str | Path, model: str | Path | 
         return _score_labels(inputs, out, model, opts, settings)
 
 
-def _previous_state(out: Path, settings: dict, overwrite: bool) -> set[str]:
-    """Documents OUT already holds; refuses an OUT written with other settings (or none recorded)."""
-    if overwrite or not out.exists():
-        return set()
+def file_sha256(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _previous_state(out: Path, settings: dict, overwrite: bool) -> tuple[set[str], bool]:
+    """(documents OUT holds, whether the unfinished-work folder is already merged into OUT).
+
+    The commit protocol (commit_output): the state file is written first and names the SHA-256 of
+    the OUT it describes and of the OUT before it; then OUT is renamed into place; then the
+    finished chunks are removed. So after a kill anywhere, OUT matches either the state's new
+    digest (committed: leftover chunks are already in OUT) or its previous one (not committed:
+    the chunks are merged again). Refuses an OUT written with other settings, or changed since."""
     sp = state_path(out)
+    if overwrite:
+        return set(), False
     try:
         state = json.loads(sp.read_text(encoding="utf-8"))
         found, done = state["fingerprint"], set(state["done"])
     except FileNotFoundError:
-        raise InputError(f"the output exists but {sp.name} (its settings and finished documents) does not; use --overwrite "
-                         "to start over or choose another -o", file=out) from None
+        if out.exists():
+            raise InputError(f"the output exists but {sp.name} (its settings and finished documents) does not; use --overwrite "
+                             "to start over or choose another -o", file=out) from None
+        return set(), False
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"damaged state file ({e}); use --overwrite to start over", file=sp) from e
     if found != fingerprint(settings):
+        if not out.exists():  # a state without its output: nothing to keep
+            return set(), False
         old = state.get("settings", {})
         diff = ", ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items() if old.get(k) != v) or "settings"
         raise InputError(f"the output was written with other settings ({diff}); use --overwrite to start over or choose "
                          "another -o", file=out)
-    return done
+    if "output_sha256" not in state:  # written before the commit protocol: trusted as it is
+        return done, False
+    actual = file_sha256(out)
+    if actual == state["output_sha256"]:
+        return done, True
+    previous = state.get("previous") or {}
+    if actual == previous.get("output_sha256"):
+        return set(previous.get("done") or []), False
+    for _ in read_rows(out):  # a damaged line is named with its number first
+        pass
+    raise InputError("the output differs from the one its state file describes (changed outside prefit?); use --overwrite to "
+                     "start over or choose another -o", file=out)
+
+
+def commit_output(out: Path, rows: Iterable[dict], state: dict, columns: list[str] | None = None) -> int:
+    """Write OUT and its state file so that a kill anywhere leaves a state _previous_state can
+    read: the new OUT in a temporary sibling, then the state naming the new and the previous OUT's
+    digests, then the rename of OUT."""
+    import os
+
+    staged = out.with_name(f".{out.name}.commit.tmp")
+    n = write_rows(staged, rows, columns, as_csv=out.suffix == ".csv")
+    write_json_atomic(state_path(out), {**state, "output_sha256": file_sha256(staged),
+                                        "previous": {"output_sha256": file_sha256(out), "done": state.get("previous_done", [])}})
+    os.replace(staged, out)
+    return n
 
 
 def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) -> ScoreSummary:
@@ -221,9 +267,13 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
     from prefit.serve_cli.inputs import SplSource, iter_sources
 
     summary = ScoreSummary(str(out))
-    done = _previous_state(out, settings, opts.overwrite)
+    done, merged = _previous_state(out, settings, opts.overwrite)
+    previous_done = sorted(done)
     existing = 0 if opts.overwrite or not out.exists() else sum(1 for _ in read_rows(out))  # also checks OUT is readable
     store = ChunkStore(out, settings, overwrite=opts.overwrite, existing_output_ok=True)
+    if merged:  # killed after OUT was committed, before its chunks were removed: they are in OUT already
+        store.cleanup()
+        store = ChunkStore(out, settings, existing_output_ok=True)
     for i in sorted(store.done()):
         done |= set(store.get(i)["done"])
     next_chunk = max(store.done(), default=-1) + 1
@@ -303,8 +353,8 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
         for i in sorted(store.done()):
             yield from store.get(i)["rows"]
 
-    summary.rows = write_rows(out, rows())
-    write_json_atomic(state_path(out), {"fingerprint": fingerprint(settings), "settings": settings, "done": sorted(done)})
+    summary.rows = commit_output(out, rows(), {"fingerprint": fingerprint(settings), "settings": settings, "done": sorted(done),
+                                                "previous_done": previous_done})
     store.cleanup()
     return summary
 
