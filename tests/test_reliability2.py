@@ -221,3 +221,17 @@ def test_csv_and_tsv_read_what_excel_and_pandas_write(tmp_path):
     assert [r.label for r in rows] == ["A", "B"] and rows[0].text == long_text
     (tmp_path / "a.tsv").write_text('text\tlabel\n"Quoted" is how it starts\tA\n')
     assert read_records(tmp_path / "a.tsv", Fields())[0].text == '"Quoted" is how it starts'
+
+
+def test_a_refused_score_run_leaves_nothing_and_the_corrected_run_proceeds(separable, tmp_path):
+    """Item 25: a wrong --text-field left OUT.parts/, and the corrected re-run was refused until --overwrite."""
+    from prefit.serve_cli.cli import main as score
+
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
+    src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "body": r["text"]} for i, r in enumerate(separable_rows(3, 4))])
+    out = tmp_path / "o.jsonl"
+    r = CliRunner().invoke(score, [str(src), "--model", str(tmp_path / "peer"), "-o", str(out), "--text-field", "text"])
+    assert r.exit_code == 2 and "field 'text'" in r.output
+    assert not (tmp_path / "o.jsonl.parts").exists() and not out.exists()
+    r = CliRunner().invoke(score, [str(src), "--model", str(tmp_path / "peer"), "-o", str(out), "--text-field", "body", "-q"])
+    assert r.exit_code == 0, r.output

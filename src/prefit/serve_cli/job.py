@@ -15,10 +15,12 @@ atomically at the end. One job per OUT at a time (OUT.lock).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -191,8 +193,21 @@ def score_labels(inputs: list[str | Path], out: str | Path, model: str | Path | 
     out = Path(out)
     check_output_name(out)
     settings = {"job": "labels", "model": model_identity(model) if model is not None else None, "include_tables": opts.include_tables}
-    with job_lock(out):
+    with job_lock(out), _no_empty_parts(out):
         return _score_labels(inputs, out, model, opts, settings)
+
+
+@contextlib.contextmanager
+def _no_empty_parts(out: Path) -> Iterator[None]:
+    """A run that fails before finishing any chunk (a wrong field, a missing GPU) leaves nothing
+    behind, so that the corrected command is not refused as "an unfinished run"."""
+    try:
+        yield
+    except BaseException:
+        parts = out.with_name(out.name + ".parts")
+        if parts.is_dir() and not any(parts.glob("chunk-*.json")):
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def file_sha256(path: Path) -> str | None:
@@ -393,7 +408,7 @@ def score_texts(inputs: list[str | Path], out: str | Path, model: str | Path, op
 
     from tqdm.auto import tqdm
 
-    with job_lock(out):
+    with job_lock(out), _no_empty_parts(out):
         store = ChunkStore(out, settings, overwrite=opts.overwrite)
         done_before = store.done()
         predictor = None
