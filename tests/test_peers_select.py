@@ -175,3 +175,27 @@ def test_export_refuses_a_peer_run(separable, tmp_path):
                                       "-q"]).exit_code == 0
     r = CliRunner().invoke(train, ["export", str(out), "-o", str(tmp_path / "exp")])
     assert r.exit_code == 2 and "a tfidf-lr run is a scikit-learn model" in r.output and not (tmp_path / "exp").exists()
+
+
+def test_compare_grouped_cross_validation(tmp_path):
+    """`train compare --folds 3 --group-field drug`: every group tested once, paired differences per fold."""
+    rows = [dict(r, drug=f"d{i % 6}") for i, r in enumerate(separable_rows(0, 5, {"absorption": 30, "metabolism": 18, "excretion": 12}))]
+    data = write_jsonl(tmp_path / "all.jsonl", rows)
+    out = tmp_path / "cv"
+    r = CliRunner().invoke(train, ["compare", "--methods", "tfidf-lr,probe", "--seeds", "7", "--train", str(data), "--folds", "3",
+                                   "--group-field", "drug", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    cv = json.loads((out / "cv.json").read_text())
+    tested = [json.loads(x)["drug"] for k in range(3) for x in (out / f"fold-{k}" / "test.jsonl").read_text().splitlines()]
+    assert sorted(tested) == sorted(row["drug"] for row in rows)  # every record (and group) tested exactly once
+    for k in range(3):
+        train_groups = {json.loads(x)["drug"] for x in (out / f"fold-{k}" / "train.jsonl").read_text().splitlines()}
+        test_groups = {json.loads(x)["drug"] for x in (out / f"fold-{k}" / "test.jsonl").read_text().splitlines()}
+        assert not train_groups & test_groups
+    assert len(cv["per_fold"]["tfidf-lr"]) == 3 and set(cv["paired"]["tfidf-lr"]) == {"probe"}
+    p = cv["paired"]["tfidf-lr"]["probe"]["micro_f1"]
+    diffs = [a["micro_f1"] - b["micro_f1"] for a, b in zip(cv["per_fold"]["tfidf-lr"], cv["per_fold"]["probe"])]
+    assert p["diffs"] == diffs and p["wins"] == sum(d > 0 for d in diffs)
+    assert "| tfidf-lr |" in (out / "cv.md").read_text()
+    r = CliRunner().invoke(train, ["compare", "--methods", "tfidf-lr", "--train", str(data), "--folds", "3", "-o", str(out / "x")])
+    assert r.exit_code == 2 and "--folds needs --group-field" in r.output

@@ -237,8 +237,12 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
               help="Metric maximised on the validation split. macro-F1 weighs every class alike, as a class-balanced test set does.")
 @click.option("--select-epochs", type=click.IntRange(min=1), default=None,
               help="A shorter proxy: selection candidates train the last stage for this many epochs (the seeds keep --epochs).")
+@click.option("--folds", type=click.IntRange(min=2), default=None,
+              help="Grouped K-fold cross-validation over --train by --group-field instead of --eval: every group tested once, "
+                   "selection inside each fold's training side, the first of --seeds per fold; writes cv.json and cv.md with "
+                   "paired per-fold differences.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Comparison directory.")
-def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_seed, group_field, select_metric, select_epochs, output,
+def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_seed, group_field, select_metric, select_epochs, folds, output,
                 **kw):
     """Run METHODS x SEEDS; write results.md, results.json and per_class_f1.png (mean ± SEM).
 
@@ -277,8 +281,21 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
     grid = parse_grid(list(select_specs))
     if select_epochs is not None and (not grid or "epochs" in grid):
         raise click.UsageError("--select-epochs needs --select, and cannot be combined with --select epochs=...")
+    if folds is not None:
+        if group_field is None or kw.get("eval_path") is not None:
+            raise click.UsageError("--folds needs --group-field and no --eval (each fold's test side is the evaluation)")
+        from prefit.train.cv import compare_cv, markdown
+
+        kw["eval_path"] = kw["train_path"]  # a placeholder for _config; every fold sets its own
+        result = compare_cv(_config(ms[0], output, sd[0], augmented, kw), ms, sd[0], output, folds=folds, group_field=group_field,
+                            grid=grid, val_fraction=val_fraction, select_seed=select_seed, select_metric=select_metric,
+                            select_epochs=select_epochs)
+        if not kw["quiet"]:
+            click.echo(markdown(result))
+            echo_err(f"wrote {output / 'cv.json'}, {output / 'cv.md'}")
+        return
     if kw.get("eval_path") is None:
-        raise click.UsageError("train compare needs --eval: it scores every method on it")
+        raise click.UsageError("train compare needs --eval (or --folds K with --group-field): it scores every method on it")
     table = compare(_config(ms[0], output, sd[0], augmented, kw), ms, sd, output, grid=grid, val_fraction=val_fraction,
                     select_seed=select_seed, group_field=group_field, select_metric=select_metric, select_epochs=select_epochs)
     import json
