@@ -235,3 +235,33 @@ def test_a_refused_score_run_leaves_nothing_and_the_corrected_run_proceeds(separ
     assert not (tmp_path / "o.jsonl.parts").exists() and not out.exists()
     r = CliRunner().invoke(score, [str(src), "--model", str(tmp_path / "peer"), "-o", str(out), "--text-field", "body", "-q"])
     assert r.exit_code == 0, r.output
+
+
+def test_aug_imbalance_respects_the_output_lock(imbalanced_jsonl, tmp_path):
+    """Item 10: `aug imbalance` ignored the lock `aug eda` holds on the same output."""
+    from prefit.resume import job_lock
+
+    out = tmp_path / "o.jsonl"
+    with job_lock(out):
+        r = CliRunner().invoke(aug, ["imbalance", str(imbalanced_jsonl), "-o", str(out), "--kind", "step", "--ratio", "0.5"])
+    assert r.exit_code == 2 and "another run is writing this output" in r.output and not out.exists()
+
+
+def test_temp_files_of_killed_runs_are_removed_by_the_next_run(imbalanced_jsonl, trained_run, tmp_path):
+    """Item 26: .OUT.summary.json.*.tmp (aug), .EXPORT.*.tmp (export) and .test.jsonl.*.tmp (split)
+    survived a kill and every later run."""
+    import prefit
+
+    out = tmp_path / "aug.jsonl"
+    stale = [tmp_path / ".aug.summary.json.x1.tmp", tmp_path / ".test.jsonl.x2.tmp"]
+    for p in stale:
+        p.write_text("half")
+    (tmp_path / ".export.x3.tmp").mkdir()
+    (tmp_path / ".export.x3.tmp" / "model.onnx").write_bytes(b"half")
+    assert CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(out), "-q"]).exit_code == 0
+    rows = _rows()
+    src = write_jsonl(tmp_path / "all.jsonl", rows)
+    assert CliRunner().invoke(train, ["split", str(src), "-o", str(tmp_path)]).exit_code == 0
+    prefit.export(trained_run, tmp_path / "export")
+    assert not any(p.exists() for p in stale) and not (tmp_path / ".export.x3.tmp").exists()
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob("*.lock"))

@@ -220,12 +220,19 @@ def eda(input, alpha, operations, **kw):
 @log_options
 def imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite, quiet, verbose):
     """Build a step or long-tailed imbalanced training set from INPUT."""
-    from prefit.augment.imbalance import plan_imbalance, select
-    from prefit.jsonl import Fields, read_records, write_jsonl_atomic
+    from prefit.resume import job_lock
 
     setup_logging(quiet, verbose)
     if output.resolve() == input.resolve():
         raise InputError("the output is the input file; choose another -o (the input would be replaced)", file=output)
+    with job_lock(output):  # the lock `aug eda` / `aug backtranslate` hold on their output
+        _imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite, quiet)
+
+
+def _imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite, quiet):
+    from prefit.augment.imbalance import plan_imbalance, select
+    from prefit.jsonl import Fields, read_records, write_jsonl_atomic
+
     if output.exists() and not overwrite:
         raise InputError("output already exists; use --overwrite to replace it", file=output)
     records = read_records(input, Fields(text_field, label_field))

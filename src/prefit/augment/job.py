@@ -26,7 +26,14 @@ from prefit.augment.balance import (
 )
 from prefit.augment.filters import DUPLICATE, FilterOptions, normalize
 from prefit.errors import InputError
-from prefit.jsonl import Fields, Record, read_records, write_json_atomic, write_jsonl_atomic
+from prefit.jsonl import (
+    Fields,
+    Record,
+    read_records,
+    remove_stale_temps,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from prefit.resume import ChunkStore, job_lock
 
 log = logging.getLogger("prefit")
@@ -142,6 +149,7 @@ def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOpt
         raise InputError(f"the {what} is the input file; choose another output (the input would be replaced)", file=out)
     records = read_records(inp, opts.fields)
     with job_lock(out):
+        remove_stale_temps(summary_path(out))  # the summary's, left by a killed run (the lock covers OUT's own)
         return _run_locked(inp, out, records, augmenter, opts, echo)
 
 

@@ -112,9 +112,11 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
         ref = classify(model, t.pop("input_ids"), t.pop("attention_mask"), cls_only=False, **t).float().numpy()
 
     from prefit.jsonl import atomic_dir
+    from prefit.resume import job_lock
 
-    # Built in a hidden sibling and moved into place only when every variant passed its parity check.
-    with atomic_dir(out_dir, overwrite=True) as tmp:
+    # Built in a hidden sibling and moved into place only when fp32 passed its parity check; one
+    # export per folder at a time, and what a killed export left (.EXPORT.*.tmp) is removed first.
+    with job_lock(out_dir), atomic_dir(out_dir, overwrite=True) as tmp:
         fp32 = tmp / "model.onnx"
 
         class Wrapper(torch.nn.Module):

@@ -326,8 +326,6 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
     A null label means unlabelled (`score --extract-only` writes it for a paragraph that no heading
     gives a topic): such texts are left out and counted."""
     from prefit.errors import InputError
-    from prefit.jsonl import Fields
-    from prefit.train.split import dedupe_and_split
 
     setup_logging(quiet, verbose)
     written = [output / n for n in ("train.jsonl", "test.jsonl", "split.json")]
@@ -335,10 +333,28 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
         raise InputError("the split would replace its own input; choose another -o", file=input)
     if any(p.exists() for p in written) and not overwrite:
         raise InputError("a split is already there; use --overwrite to replace it", file=output)
-    s = dedupe_and_split(input, output, group_field=group_field, test_fraction=test_fraction, seed=seed,
-                         normalise_groups=group_normalise, fields=Fields(text_field, label_field))
+    from prefit.jsonl import remove_stale_temps
+    from prefit.resume import job_lock
+
+    output.mkdir(parents=True, exist_ok=True)
+    with job_lock(output / "split.json"):
+        for p in written:  # what a killed split left (.test.jsonl.*.tmp)
+            remove_stale_temps(p)
+        s = _split(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field)
     if quiet:
         return
+    _print_split(s, output, group_field, group_normalise)
+
+
+def _split(input, output, group_field, group_normalise, test_fraction, seed, text_field, label_field):
+    from prefit.jsonl import Fields
+    from prefit.train.split import dedupe_and_split
+
+    return dedupe_and_split(input, output, group_field=group_field, test_fraction=test_fraction, seed=seed,
+                            normalise_groups=group_normalise, fields=Fields(text_field, label_field))
+
+
+def _print_split(s, output, group_field, group_normalise) -> None:
     echo_err(f"{s.records_in} records, {s.distinct} distinct ({s.label_conflicts} with conflicting labels, majority kept"
              + (f"; {s.unlabelled} more without a label, left out" if s.unlabelled else "") + ")"
              + (f"; {s.groups} groups" + (f", {s.merged_groups} after normalising drug names" if group_normalise == "drug" else "") if group_field else ""))
