@@ -123,6 +123,7 @@ def main() -> None:
                "augmented_counts": count_labels(work / "split" / "augmented.jsonl"), "always-other": always_other(work / "split" / "test.jsonl"),
                **table, "paper": {"setting": "DailyMed ADME paragraphs, BERT-base, 5-fold CV", "micro_f1": {"vanilla": 0.8936, "two-stage": 0.9054}}}
     if args.folds:
+        from prefit.train.cv import paired
         from prefit.train.metrics import mean_sem
 
         cv: dict[str, list[dict]] = {}
@@ -150,7 +151,7 @@ def main() -> None:
             "per_fold": {m: [{"n": r["n"], **{key: r[key] for key in keys}} for r in v] for m, v in full.items()},
             # Folds differ far more in difficulty than methods do, so the fold-to-fold SEM above hides who wins:
             # the paired difference per fold (method minus peer or vanilla, same test drugs) is the comparison.
-            "paired": {m: {p: paired(full[m], full[p], keys) for p in (*PEERS_HERE, "vanilla") if p in full and p != m}
+            "paired": {m: {p: paired(full[m], full[p]) for p in (*PEERS_HERE, "vanilla") if p in full and p != m}
                        for m in full if m not in PEERS_HERE}}
         print("\ngrouped CV, paired difference per fold (method - peer): mean ± SEM, folds won")
         for m, vs in payload["cv"]["paired"].items():
@@ -160,18 +161,6 @@ def main() -> None:
 
 
 PEERS_HERE = ("tfidf-lr", "probe")
-
-
-def paired(a: list[dict], b: list[dict], keys: tuple[str, ...]) -> dict:
-    """Per metric: the mean ± SEM over folds of a's score minus b's, and the folds where a is higher."""
-    from prefit.train.metrics import mean_sem
-
-    out = {}
-    for k in keys:
-        diffs = [x[k] - y[k] for x, y in zip(a, b)]
-        mean, sem = mean_sem(diffs)
-        out[k] = {"mean": mean, "sem": sem, "wins": sum(d > 0 for d in diffs), "diffs": diffs}
-    return out
 
 
 if __name__ == "__main__":

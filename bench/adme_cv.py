@@ -142,6 +142,7 @@ def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dic
 
 
 def main() -> None:
+    from prefit.train.cv import paired as pair
     from prefit.train.metrics import mean_sem
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -199,16 +200,7 @@ def main() -> None:
                                            gold(d / "test.jsonl", list(runs["two-stage"]["per_class"]))))
     full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
     summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
-    paired = {}
-    for a in full:
-        for b in full:
-            if a != b:
-                out = {}
-                for key in KEYS:
-                    diffs = [x[key] - y[key] for x, y in zip(full[a], full[b])]
-                    mean, sem = mean_sem(diffs)
-                    out[key] = {"mean": mean, "sem": sem, "wins": sum(x > 0 for x in diffs), "diffs": diffs}
-                paired.setdefault(a, {})[b] = out
+    paired = {a: {b: pair(full[a], full[b]) for b in full if b != a} for a in full}
     folds_done = {m: sum(x is not None for x in v) for m, v in per_fold.items()}
     if full:
         print(markdown(summary, paired, len(folds)))
