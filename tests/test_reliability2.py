@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -265,3 +266,40 @@ def test_temp_files_of_killed_runs_are_removed_by_the_next_run(imbalanced_jsonl,
     prefit.export(trained_run, tmp_path / "export")
     assert not any(p.exists() for p in stale) and not (tmp_path / ".export.x3.tmp").exists()
     assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob("*.lock"))
+
+
+@pytest.mark.parametrize("line,message", [('{"text": "a", "label": "x", "w": 1e999}', "1e999 is out of range"),
+                                          ("[" * 100_000 + "]" * 100_000, "nested too deeply")])
+def test_hostile_json_numbers_and_nesting_are_one_line(tmp_path, line, message):
+    """Item 17: 1e999 was read as inf; JSON nested 100,000 deep raised RecursionError."""
+    from prefit.errors import InputError
+    from prefit.jsonl import Fields, read_records
+
+    (tmp_path / "x.jsonl").write_text('{"text": "ok", "label": "x"}\n' + line + "\n")
+    with pytest.raises(InputError, match=rf"x.jsonl:2: invalid JSON \(.*{re.escape(message)}"):
+        read_records(tmp_path / "x.jsonl", Fields())
+
+
+def test_a_run_killed_inside_its_overwrite_swap_gets_its_folder_back(separable, tmp_path, monkeypatch):
+    """Item 9: killed between the two renames of `train --overwrite`, the run folder was gone and
+    .RUN.old-PID never cleaned."""
+    import os
+
+    run_dir = tmp_path / "run"
+    args = ["tfidf-lr", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(run_dir), "-q"]
+    assert CliRunner().invoke(train, args).exit_code == 0
+    before = (run_dir / "metrics.json").read_bytes()
+    real = os.replace
+
+    def die_on_second(src, dst):
+        if Path(dst) == run_dir and ".old-" not in str(src):
+            raise KeyboardInterrupt  # the old folder is aside, the new one not yet in place
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", die_on_second)
+    CliRunner().invoke(train, [*args, "--overwrite", "--seed", "8"])
+    monkeypatch.undo()
+    assert not run_dir.exists() and list(tmp_path.glob(".run.old-*"))
+    r = CliRunner().invoke(train, args)  # the next run puts the finished run back and refuses to replace it
+    assert r.exit_code == 2 and "already holds a finished run" in r.output
+    assert (run_dir / "metrics.json").read_bytes() == before and not list(tmp_path.glob(".run.old-*"))

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import math
 import os
 import shutil
@@ -25,6 +26,8 @@ from prefit.errors import InputError
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
+
+log = logging.getLogger("prefit")
 
 @dataclass(frozen=True)
 class Fields:
@@ -68,6 +71,13 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, decoded line); invalid UTF-8 and gzip damage are named with their line."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -89,11 +99,13 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw, parse_constant=_reject_constant)
+            obj = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         except json.JSONDecodeError as e:
             raise InputError(f"invalid JSON ({e.msg} at column {e.colno})", file=path, line=lineno) from e
-        except ValueError as e:  # NaN / Infinity
+        except ValueError as e:  # NaN / Infinity / 1e999
             raise InputError(f"invalid JSON ({e})", file=path, line=lineno) from e
+        except RecursionError:  # "[[[[..." nested past Python's recursion limit
+            raise InputError("invalid JSON (nested too deeply)", file=path, line=lineno) from None
         if not isinstance(obj, dict):
             raise InputError(f"expected a JSON object, found {type(obj).__name__}", file=path, line=lineno)
         yield lineno, obj
@@ -290,12 +302,26 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[io.TextIO
         raise
 
 
+def restore_swapped(path: Path) -> None:
+    """A process killed between atomic_dir's two renames leaves the old folder aside as
+    `.NAME.old-PID` and no NAME: put it back; once NAME is in place, drop what is left aside."""
+    if not path.parent.is_dir():
+        return
+    for old in sorted(path.parent.glob(f".{path.name}.old-*")):
+        if not path.exists():
+            os.replace(old, path)
+            log.warning("restored %s, left aside by a run killed while replacing it", path)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, flag: str = "--overwrite") -> Iterator[Path]:
     """Build a directory in a hidden temporary sibling, then put it in place: a failed or killed
     build leaves `path` as it was (an earlier finished folder untouched) and no half-made folder.
     An existing `path` is refused unless `overwrite`."""
     path = Path(path)
+    restore_swapped(path)
     if path.exists() and not overwrite:
         raise InputError(f"already exists; use {flag} to replace it", file=path)
     try:

@@ -117,6 +117,9 @@ def load_model(path: str, labels: list[str]):
 
 def run(cfg: RunConfig) -> dict:
     final = Path(cfg.output)
+    from prefit.jsonl import restore_swapped
+
+    restore_swapped(final)  # a run killed while replacing this folder left the old one aside
     check_replaceable(final, cfg.overwrite)
     from prefit.train.peers import PEERS, run_peer
 
