@@ -303,3 +303,32 @@ def test_a_run_killed_inside_its_overwrite_swap_gets_its_folder_back(separable, 
     r = CliRunner().invoke(train, args)  # the next run puts the finished run back and refuses to replace it
     assert r.exit_code == 2 and "already holds a finished run" in r.output
     assert (run_dir / "metrics.json").read_bytes() == before and not list(tmp_path.glob(".run.old-*"))
+
+
+def test_a_truncated_chunk_under_a_matching_manifest_is_redone(separable, tmp_path, monkeypatch):
+    """Item 18: a truncated chunk file of an unfinished run raised JSONDecodeError on the re-run."""
+    from prefit.resume import ChunkStore
+    from prefit.serve_cli.cli import main as score
+
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
+    src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(4, 6))])
+    args = [str(src), "--model", str(tmp_path / "peer"), "-q", "--chunk-size", "4"]
+    whole = tmp_path / "whole.jsonl"
+    assert CliRunner().invoke(score, [*args, "-o", str(whole)]).exit_code == 0
+    real, puts = ChunkStore.put, []
+
+    def put_then_die(self, i, payload):
+        real(self, i, payload)
+        puts.append(i)
+        if len(puts) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChunkStore, "put", put_then_die)
+    out = tmp_path / "o.jsonl"
+    CliRunner().invoke(score, [*args, "-o", str(out)])
+    monkeypatch.undo()
+    chunk = sorted((tmp_path / "o.jsonl.parts").glob("chunk-*.json"))[0]
+    chunk.write_text(chunk.read_text()[:20])  # truncated under a manifest that still matches
+    r = CliRunner().invoke(score, [*args, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == whole.read_bytes()

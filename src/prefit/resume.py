@@ -83,6 +83,7 @@ class ChunkStore:
                 file=self.out_path,
             )
         if found == self.fp and not overwrite:
+            self._drop_unreadable()
             log.info("resuming: %d chunk(s) already done in %s", len(self.done()), self.parts)
         else:
             # No manifest (a run died before writing it), another run's, or --overwrite: nothing
@@ -90,6 +91,17 @@ class ChunkStore:
             shutil.rmtree(self.parts, ignore_errors=True)
             self.parts.mkdir(parents=True, exist_ok=True)
             write_json_atomic(manifest, {"fingerprint": self.fp, "settings": settings})
+
+    def _drop_unreadable(self) -> None:
+        """A chunk file damaged after it was written (truncated, edited) is work to redo, not a
+        reason to fail: it is removed with a warning and computed again."""
+        for p in sorted(self.parts.glob("chunk-*.json")):
+            try:
+                if not isinstance(json.loads(p.read_text(encoding="utf-8")), dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, UnicodeDecodeError, ValueError) as e:
+                log.warning("unreadable finished chunk %s (%s): computing it again", p.name, e)
+                p.unlink(missing_ok=True)
 
     def _path(self, i: int) -> Path:
         return self.parts / f"chunk-{i:06d}.json"
