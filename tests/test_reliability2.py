@@ -103,17 +103,10 @@ def test_run_files_follow_the_umask(trained_run):
         assert (trained_run / "model" / f).stat().st_mode & 0o777 == 0o666 & ~umask, f
 
 
-def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, monkeypatch):
-    """Item 2: killed at --chunk-size 5 and resumed at 3 gave 28 rows for 24 records."""
+def killed_after_two_chunks(monkeypatch, command, args) -> None:
+    """Run `command` and stop it (as a kill would) right after its second finished chunk."""
     from prefit.resume import ChunkStore
-    from prefit.serve_cli.cli import main as score
 
-    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
-    src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(8, 3))])
-    n = sum(1 for _ in src.open())
-    args = [str(src), "--model", str(tmp_path / "peer"), "-q"]
-    whole = tmp_path / "whole.jsonl"
-    assert CliRunner().invoke(score, [*args, "-o", str(whole), "--chunk-size", "5"]).exit_code == 0
     real, puts = ChunkStore.put, []
 
     def put_then_die(self, i, payload):
@@ -123,9 +116,23 @@ def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, mo
             raise KeyboardInterrupt
 
     monkeypatch.setattr(ChunkStore, "put", put_then_die)
-    out = tmp_path / "o.jsonl"
-    CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "5"])
+    CliRunner().invoke(command, args)
     monkeypatch.undo()
+    assert puts == [0, 1]
+
+
+def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, monkeypatch):
+    """Item 2: killed at --chunk-size 5 and resumed at 3 gave 28 rows for 24 records."""
+    from prefit.serve_cli.cli import main as score
+
+    assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
+    src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(8, 3))])
+    n = sum(1 for _ in src.open())
+    args = [str(src), "--model", str(tmp_path / "peer"), "-q"]
+    whole = tmp_path / "whole.jsonl"
+    assert CliRunner().invoke(score, [*args, "-o", str(whole), "--chunk-size", "5"]).exit_code == 0
+    out = tmp_path / "o.jsonl"
+    killed_after_two_chunks(monkeypatch, score, [*args, "-o", str(out), "--chunk-size", "5"])
     r = CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "3"])
     assert r.exit_code == 2 and "unfinished run with different arguments" in r.output
     assert CliRunner().invoke(score, [*args, "-o", str(out), "--chunk-size", "5"]).exit_code == 0
@@ -307,7 +314,6 @@ def test_a_run_killed_inside_its_overwrite_swap_gets_its_folder_back(separable, 
 
 def test_a_truncated_chunk_under_a_matching_manifest_is_redone(separable, tmp_path, monkeypatch):
     """Item 18: a truncated chunk file of an unfinished run raised JSONDecodeError on the re-run."""
-    from prefit.resume import ChunkStore
     from prefit.serve_cli.cli import main as score
 
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
@@ -315,18 +321,8 @@ def test_a_truncated_chunk_under_a_matching_manifest_is_redone(separable, tmp_pa
     args = [str(src), "--model", str(tmp_path / "peer"), "-q", "--chunk-size", "4"]
     whole = tmp_path / "whole.jsonl"
     assert CliRunner().invoke(score, [*args, "-o", str(whole)]).exit_code == 0
-    real, puts = ChunkStore.put, []
-
-    def put_then_die(self, i, payload):
-        real(self, i, payload)
-        puts.append(i)
-        if len(puts) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ChunkStore, "put", put_then_die)
     out = tmp_path / "o.jsonl"
-    CliRunner().invoke(score, [*args, "-o", str(out)])
-    monkeypatch.undo()
+    killed_after_two_chunks(monkeypatch, score, [*args, "-o", str(out)])
     chunk = sorted((tmp_path / "o.jsonl.parts").glob("chunk-*.json"))[0]
     chunk.write_text(chunk.read_text()[:20])  # truncated under a manifest that still matches
     r = CliRunner().invoke(score, [*args, "-o", str(out)])

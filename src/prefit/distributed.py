@@ -13,6 +13,7 @@ Ray is imported only here, and only when `--ray` is given (`pip install prefit[r
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -138,16 +139,23 @@ def map_augment_chunks(augmenter: Any, records: list, todo: Iterable[tuple[int, 
 
 # --- score: chunks of documents or records ------------------------------------------------------
 
+def _encode_docs(docs: list[tuple[str, str, bytes]]) -> str:
+    """A chunk of (name, key, XML bytes) as JSON text for the workers: data only, never pickle."""
+    return json.dumps([[name, key, base64.b64encode(data).decode("ascii")] for name, key, data in docs])
+
+
+def _decode_docs(text: str) -> list[tuple[str, str, bytes]]:
+    return [(name, key, base64.b64decode(data)) for name, key, data in json.loads(text)]
+
+
 def _parse_chunks(batch: dict, include_tables: bool, fault=None) -> dict:
     """Ray Data task: XML bytes -> paragraph records (serve_cli.job.extract_documents)."""
-    import pickle
-
     from prefit.serve_cli.job import extract_documents
 
     results = []
     for ci, docs in zip(batch["chunk"], batch["docs"], strict=True):
         _maybe_fail(fault, f"parse-{int(ci)}")
-        results.append(json.dumps(extract_documents(pickle.loads(docs), include_tables)))
+        results.append(json.dumps(extract_documents(_decode_docs(docs), include_tables)))
     return {"chunk": list(batch["chunk"]), "result": results}
 
 
@@ -188,12 +196,10 @@ def _score_dataset(ds, model, opts, text_field: str, resources: dict):
 def map_label_chunks(window: list[tuple[int, list]], model, opts) -> Iterator[tuple[int, dict]]:
     """(chunk index, extract_documents result with predictions) for chunks of (name, key, bytes):
     parsing as Ray tasks, scoring in a pool of actors that load the model once."""
-    import pickle
-
     resources = init(opts.ray)
     import ray
 
-    ds = ray.data.from_items([{"chunk": ci, "docs": pickle.dumps(docs)} for ci, docs in window], override_num_blocks=len(window))
+    ds = ray.data.from_items([{"chunk": ci, "docs": _encode_docs(docs)} for ci, docs in window], override_num_blocks=len(window))
     ds = ds.map_batches(_parse_chunks, fn_kwargs={"include_tables": opts.include_tables, "fault": _fault()}, batch_size=1, num_cpus=opts.ray.cpus_per_worker)
     if model is not None:
         ds = _score_dataset(ds, model, opts, "text", resources)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from prefit.augment.roundtrip import RoundTrip, Stats
 from prefit.augment.sentences import split_sentences
 from prefit.errors import InputError
 
@@ -60,17 +61,6 @@ class Translation:
     truncated: bool = False
 
 
-@dataclass
-class RoundTrip:
-    text: str
-    pivot_text: str
-    truncated: bool
-
-
-@dataclass
-class Stats:
-    sentences: int = 0
-    seconds: float = 0.0
 
 
 def resolve_device(device: str) -> str:

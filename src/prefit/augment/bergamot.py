@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from prefit.augment.roundtrip import RoundTrip, Stats
 from prefit.augment.sentences import split_sentences
 from prefit.errors import InputError
 
@@ -114,8 +115,6 @@ class BergamotBackTranslator:
     `back_translate(texts, pivot, variants, seed=)` as BackTranslator."""
 
     def __init__(self, pivots: dict[str, tuple[str | Path, str | Path]], threads: int = 1) -> None:
-        from prefit.augment.backtranslate import Stats
-
         self.directions = {p: (BergamotDirection(f, threads), BergamotDirection(b, threads)) for p, (f, b) in pivots.items()}
         self.stats = Stats()
 
@@ -124,8 +123,6 @@ class BergamotBackTranslator:
         return list(self.directions)
 
     def back_translate(self, texts: list[str], pivot: str, variants: int = 1, *, seed: int | None = None):
-        from prefit.augment.backtranslate import RoundTrip
-
         fwd, bwd = self.directions[pivot]
         t0 = time.perf_counter()
         plans = [[segments_for(t, VARIANT_STRATEGIES[v % len(VARIANT_STRATEGIES)]) for v in range(variants)] for t in texts]

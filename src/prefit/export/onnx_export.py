@@ -172,7 +172,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
 
             shutil.copytree(model_dir / PEER_DIR, tmp / PEER_DIR)
         from prefit.jsonl import write_json_atomic
-        from prefit.train.run import package_versions
+        from prefit.train.provenance import package_versions
 
         meta = {"source_run": str(run_dir.resolve()), "inputs": input_names, "max_length": max_length, "parity_texts": parity_texts,
                 "opset": opset, "pooling": model_pooling(model),

@@ -18,26 +18,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# Classifier class name -> how the head reads the top layer: through the pooler (BERT) or from
-# the sequence output's position 0 (RoBERTa-style heads).
-_HEADS = {
-    "BertForSequenceClassification": "pooler",
-    "RobertaForSequenceClassification": "sequence",
-    "XLMRobertaForSequenceClassification": "sequence",
-    "CamembertForSequenceClassification": "sequence",
-}
-
-
-def head_kind(model: torch.nn.Module) -> str | None:
-    """"pooler" (BERT), "sequence" (RoBERTa-style heads), or None for heads prefit does not know."""
-    return _HEADS.get(type(model).__name__)
+from prefit.train.pooling import head_kind, mean_pool, model_pooling
 
 
 def supports(model: torch.nn.Module) -> bool:
     """True when `classify` can take the [CLS]-only path for this model (never with mean pooling,
     which reads every row of the top layer)."""
-    from prefit.train.pooling import model_pooling
-
     kind = head_kind(model)
     if kind is None or model_pooling(model) != "cls":
         return False
@@ -66,7 +52,6 @@ def classify(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: to
     """Logits of a sequence classifier under the model's pooling (pooling.py); with [CLS] pooling
     the top layer runs for [CLS] only when the model allows it.
     `inputs`: further model inputs such as token_type_ids."""
-    from prefit.train.pooling import mean_pool, model_pooling
 
     if model_pooling(model) == "mean":
         base = model.base_model
@@ -87,7 +72,7 @@ def classify(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: to
     finally:
         base.encoder.layer = layers
     cls = top_layer_cls(top, hidden, attention_mask)
-    if _HEADS[type(model).__name__] == "pooler":
+    if head_kind(model) == "pooler":
         return model.classifier(model.dropout(base.pooler(cls)))
     return model.classifier(cls)
 

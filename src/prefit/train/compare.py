@@ -17,7 +17,8 @@ from pathlib import Path
 
 from prefit.jsonl import atomic_write, write_json_atomic
 from prefit.train.metrics import mean_sem
-from prefit.train.run import RunConfig, data_fingerprints, load_metrics, metrics_for_reading, run
+from prefit.train.provenance import data_fingerprints
+from prefit.train.run import RunConfig, load_metrics, metrics_for_reading, run
 from prefit.train.select import apply, carve_validation, method_grid, tag
 from prefit.train.stages import split_variant
 

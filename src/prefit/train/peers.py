@@ -67,7 +67,7 @@ def run_peer(cfg, out: Path, train, evals, labels) -> dict:
     from prefit.jsonl import write_json_atomic
     from prefit.train.metrics import classification_metrics
     from prefit.train.peer_store import save_peer
-    from prefit.train.run import data_fingerprints, package_versions
+    from prefit.train.provenance import data_fingerprints, package_versions
 
     t0 = time.perf_counter()
     k = len(labels.labels)

@@ -78,14 +78,27 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
+# Classifier class name -> how the head reads the top layer: through the pooler (BERT) or from
+# the sequence output's position 0 (RoBERTa-style heads).
+_HEADS = {
+    "BertForSequenceClassification": "pooler",
+    "RobertaForSequenceClassification": "sequence",
+    "XLMRobertaForSequenceClassification": "sequence",
+    "CamembertForSequenceClassification": "sequence",
+}
+
+
+def head_kind(model: torch.nn.Module) -> str | None:
+    """"pooler" (BERT), "sequence" (RoBERTa-style heads), or None for heads prefit does not know."""
+    return _HEADS.get(type(model).__name__)
+
+
 def model_pooling(model: torch.nn.Module) -> str:
     return getattr(model.config, "prefit_pooling", None) or "cls"
 
 
 def set_pooling(model: torch.nn.Module, pooling: str) -> None:
     """Record `pooling` ("cls" or "mean") in the model's config; mean needs a head prefit knows."""
-    from prefit.train.cls_top import head_kind
-
     if pooling == "mean" and head_kind(model) is None:
         raise InputError(f"--pooling mean is not supported for {type(model).__name__}; use --pooling cls")
     model.config.prefit_pooling = pooling

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prefit.errors import InputError
 from prefit.jsonl import Fields, write_json_atomic
+from prefit.train.provenance import data_fingerprints, package_versions
 from prefit.train.stages import RecipeOptions, Stage, recipe
 from prefit.train.windows import DEFAULT_MAX_WINDOWS
 
@@ -44,37 +44,6 @@ class RunConfig:
     overwrite: bool = False
     progress: bool = True
     cache_dir: str | None = None  # probe: embeddings cached by content (compare sets it)
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for p in ("prefit", "torch", "transformers", "tokenizers", "numpy"):
-        try:
-            out[p] = version(p)
-        except PackageNotFoundError:
-            out[p] = "not installed"
-    return out
-
-
-def data_fingerprints(cfg: RunConfig) -> dict[str, str | None]:
-    """SHA-256 of each data file a run reads, so that a finished run is reused only for the same data
-    (a path alone says nothing once a file is rebuilt, e.g. after a parser fix changes the labels)."""
-    import hashlib
-
-    out: dict[str, str | None] = {}
-    for name in ("train", "eval", "augmented"):
-        path = getattr(cfg, name)
-        if path is None:
-            out[name] = None
-            continue
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        out[name] = h.hexdigest()
-    return out
 
 
 def training_key(cfg: RunConfig, model_path: str, pooling: str, stages: list[Stage], device, data_sha256: dict[str, str | None]) -> str:
