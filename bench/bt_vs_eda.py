@@ -1,0 +1,108 @@
+"""Does real back-translation beat EDA for pre-finetuning? `train two-stage` with its defaults,
+pre-finetuned on a Bergamot back-translated corpus vs on an EDA corpus, peers in the same table.
+
+ADME, grouped by drug: the folds of bench/adme_cv.py (8-fold GroupKFold over every distinct
+labelled paragraph, its work folder). Per fold, on the training side only:
+  aug backtranslate train.jsonl --engine bergamot --pivot pt --variants 4 --balance max
+(four variants per draw: Bergamot is deterministic, its variants are the four segmentation
+strategies of augment/bergamot.py) then `train compare --methods two-stage --seeds 7` with no
+selection. The EDA twin, tfidf-lr, probe and vanilla are the fold's adme_cv runs (same folds,
+same seed, `aug eda --balance max`), so every difference is paired on the same test drugs.
+
+Resumable: finished runs' metrics.json/config.json go to bench/results/bt_vs_eda_runs/ as they end.
+Writes bench/results/bt_vs_eda.json: summary[augmentation][metric] = {mean, sem} (ADME grouped),
+adme.summary/paired/per_fold for every row, and the augmentation's own report per fold.
+
+    python bench/bt_vs_eda.py [--folds 8] [--only-folds 0,1] [--budget-minutes M] [--tabulate-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine, sh, sync_runs, write_result  # noqa: E402
+
+SEED = "7"
+KEYS = ("micro_f1", "macro_f1", "non_majority_micro_f1", "minority_mean_f1")
+PEERS = ("tfidf-lr", "probe", "vanilla")
+BT = ["--engine", "bergamot", "--pivot", "pt", "--variants", "4", "--balance", "max", "--threads", "1"]
+
+
+def fold_runs(d: Path, store: Path, bindir: Path, trainable: bool) -> dict[str, dict]:
+    """The fold's rows: two-stage on EDA and the peers (adme_cv's runs), two-stage on BT (here)."""
+    out = {}
+    for m in ("two-stage", *PEERS):
+        p = d / "compare" / m / f"seed-{SEED}" / "metrics.json"
+        if p.exists():
+            out[m if m != "two-stage" else "two-stage, eda"] = json.loads(p.read_text())
+    sync_runs(d / "compare-bt", store / d.name, "restore")
+    path = d / "compare-bt" / "two-stage" / f"seed-{SEED}" / "metrics.json"
+    if not path.exists() and trainable:
+        if not (d / "augmented-bt.summary.json").exists():
+            sh(d, str(bindir / "aug"), "backtranslate", "train.jsonl", "-o", "augmented-bt.jsonl", *BT, "-q")
+        sh(d, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", SEED, "--train", "train.jsonl", "--augmented",
+           "augmented-bt.jsonl", "--eval", "test.jsonl", "-o", "compare-bt", "-q")
+        (store / d.name).mkdir(parents=True, exist_ok=True)
+        (store / d.name / "augmented-bt.summary.json").write_text((d / "augmented-bt.summary.json").read_text())
+        sync_runs(d / "compare-bt", store / d.name, "save")
+    if path.exists():
+        out["two-stage, backtranslate"] = json.loads(path.read_text())
+    return out
+
+
+def main() -> None:
+    from prefit.train.cv import paired as pair
+    from prefit.train.metrics import mean_sem
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folds", type=int, default=8)
+    ap.add_argument("--only-folds", default=None)
+    ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new fold after this long.")
+    ap.add_argument("--work", default=str(RESULTS / "adme_cv_work"))
+    ap.add_argument("--tabulate-only", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    bindir = Path(sys.executable).parent
+    folds = sorted((Path(args.work) / f"folds-{args.folds}").glob("fold-*"), key=lambda p: int(p.name.split("-")[1]))
+    if len(folds) != args.folds:
+        sys.exit(f"run bench/adme_cv.py --folds {args.folds} first: {len(folds)} fold folders under {args.work}")
+    store = RESULTS / "bt_vs_eda_runs" / "adme" / f"folds-{args.folds}"
+    only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
+    rows = ("two-stage, backtranslate", "two-stage, eda", *PEERS)
+    per_fold: dict[str, list] = {m: [None] * len(folds) for m in rows}
+    aug = [None] * len(folds)
+    for k, d in enumerate(folds):
+        trainable = not args.tabulate_only and (only is None or k in only) and not (
+            args.budget_minutes and time.perf_counter() - t0 > args.budget_minutes * 60)
+        for m, r in fold_runs(d, store, bindir, trainable).items():
+            per_fold[m][k] = r
+        s = store / d.name / "augmented-bt.summary.json"
+        if s.exists():
+            aug[k] = {c: v for c, v in json.loads(s.read_text())["classes"].items()}
+    full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
+    summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
+    paired = {a: {b: pair(full[a], full[b]) for b in full if b != a} for a in full}
+    done = {m: sum(x is not None for x in v) for m, v in per_fold.items()}
+    print(f"folds finished per row: {done}")
+    for m, row in summary.items():
+        print(f"{m:28s} " + "  ".join(f"{k} {row[k]['mean']:.4f} ± {row[k]['sem']:.4f}" for k in KEYS[:3]))
+    by_aug = {a: summary[f"two-stage, {a}"] for a in ("backtranslate", "eda") if f"two-stage, {a}" in summary}
+    write_result("bt_vs_eda", {
+        "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
+        "settings": "train two-stage defaults (max_length 128, lr 1e-4), seed 7, no selection; EDA: aug eda --balance max; "
+                    "backtranslate: aug backtranslate " + " ".join(BT),
+        "summary": by_aug,
+        "protocols": {"adme_grouped_cv": "bench/adme_cv.py folds (GroupKFold by drug, 8 folds, every labelled paragraph)",
+                      "20ng_step": "not run yet"},
+        "adme": {"folds": args.folds, "folds_done": done, "summary": summary, "paired": paired,
+                 "per_fold": {m: [None if r is None else {"n": r["n"], **{k: r[k] for k in KEYS}} for r in v] for m, v in per_fold.items()},
+                 "backtranslate_classes_per_fold": aug}})
+
+
+if __name__ == "__main__":
+    main()
