@@ -78,21 +78,22 @@ def count_labels(path: Path, field: str = "label") -> dict[str, int]:
 
 
 def sync_runs(compare: Path, store: Path, direction: str) -> int:
-    """Copy finished `train` runs' metrics.json + config.json (a few KB, no weights) between a
+    """Copy finished `train` runs' metrics.json + run.json (config.json before the rename) (a few KB, no weights) between a
     work folder and the committed store: "save" after each run, "restore" at the start, so that
     `train compare` in a later session reuses them instead of training again."""
     src, dst = (compare, store) if direction == "save" else (store, compare)
     n = 0
     for m in src.glob("**/metrics.json"):
         rel = m.parent.relative_to(src)
-        if not (m.parent / "config.json").exists():
+        settings = next((m.parent / n for n in ("run.json", "config.json") if (m.parent / n).exists()), None)
+        if settings is None:
             continue
         # Restore never replaces a run; save replaces a stored run that the work folder trained
         # again (e.g. to record a reading the stored one lacks).
         if (dst / rel / "metrics.json").exists() and (direction == "restore" or (dst / rel / "metrics.json").read_bytes() == m.read_bytes()):
             continue
         (dst / rel).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(m.parent / "config.json", dst / rel / "config.json")
+        shutil.copy2(settings, dst / rel / settings.name)
         shutil.copy2(m, dst / rel / "metrics.json")  # last: its presence marks a finished run
         n += 1
     return n
@@ -102,15 +103,15 @@ def tabulate(store: Path, methods: list[str], seeds: list[str], proxy_epochs: in
              max_windows: int = 16) -> dict:
     """The table so far from the committed run store: each method over the seeds it has finished
     (mean ± SEM; `seeds` per method says which), its chosen values and selection candidates, as the
-    runs read under `read` (prefit.train.windows): a run made before windowed reading existed counts
+    runs read under `read` (prefit.model.windows): a run made before windowed reading existed counts
     for "first" only.
 
     Selection runs of a shorter proxy (`train compare --select-epochs N`: TAG__proxy-epochs-N) and
     full ones are told apart: "best" is the choice of the kind this bench uses (the proxy when
     `proxy_epochs` is given and its runs exist); where both kinds ran, "best_full" and
     "best_proxy" show whether the proxy picks what full selection picks."""
-    from prefit.train.compare import aggregate
-    from prefit.train.run import metrics_for_reading
+    from prefit.stages.train.compare import aggregate
+    from prefit.stages.train.run import metrics_for_reading
 
     def load(path: Path) -> dict | None:
         return metrics_for_reading(json.loads(path.read_text()), read, max_windows) if path.exists() else None

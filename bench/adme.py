@@ -84,7 +84,7 @@ def make_folds(work: Path, bindir: Path, folds: int) -> list[Path]:
 
 
 def main() -> None:
-    from prefit.train.compare import plot_per_class
+    from prefit.stages.train.compare import plot_per_class
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_compare_args(ap, METHODS, SELECT, 256, str(RESULTS / "adme_work"))
@@ -123,8 +123,8 @@ def main() -> None:
                "augmented_counts": count_labels(work / "split" / "augmented.jsonl"), "always-other": always_other(work / "split" / "test.jsonl"),
                **table, "paper": {"setting": "DailyMed ADME paragraphs, BERT-base, 5-fold CV", "micro_f1": {"vanilla": 0.8936, "two-stage": 0.9054}}}
     if args.folds:
-        from prefit.train.cv import paired
-        from prefit.train.metrics import mean_sem
+        from prefit.stages.train.cv import paired
+        from prefit.stages.train.metrics import mean_sem
 
         cv: dict[str, list[dict]] = {}
         for d in make_folds(work, bindir, args.folds):

@@ -69,7 +69,7 @@ def choose_alpha(d: Path, bindir: Path, store: Path, trainable: bool) -> float |
     """alpha of the best validation macro-F1 of two-stage trained on the fold's training side less
     a grouped validation split (inner/), or None before that run has finished."""
     from prefit.jsonl import Fields
-    from prefit.train.select import carve_validation
+    from prefit.stages.train.select import carve_validation
 
     inner = d / "inner"
     if not (inner / "val.jsonl").exists():
@@ -98,7 +98,7 @@ def _proba(run: dict):
 
 
 def weighted(a: dict, b: dict, w: float, y: list[int]) -> dict:
-    from prefit.train.metrics import classification_metrics
+    from prefit.stages.train.metrics import classification_metrics
 
     labels = list(a["per_class"])
     counts = [a["per_class"][lab]["train_count"] for lab in labels]
@@ -124,7 +124,7 @@ def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dic
     """Metrics of the mean of the members' evaluation probabilities (equal weights)."""
     import numpy as np
 
-    from prefit.train.metrics import classification_metrics
+    from prefit.stages.train.metrics import classification_metrics
 
     probas = []
     for m in members:
@@ -142,8 +142,8 @@ def ensemble(fold: Path, runs: dict[str, dict], members: tuple[str, ...]) -> dic
 
 
 def main() -> None:
-    from prefit.train.cv import paired as pair
-    from prefit.train.metrics import mean_sem
+    from prefit.stages.train.cv import paired as pair
+    from prefit.stages.train.metrics import mean_sem
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folds", type=int, default=8)

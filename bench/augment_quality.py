@@ -42,7 +42,7 @@ def sentences(n: int) -> list[str]:
 
 
 def main() -> None:
-    from prefit.augment.bergamot import BergamotBackTranslator, bergamot_dirs
+    from prefit.stages.augment.bergamot import BergamotBackTranslator, bergamot_dirs
 
     bindir = Path(sys.executable).parent
     work = Path(tempfile.mkdtemp(prefix="prefit-augq-"))

@@ -34,7 +34,7 @@ from _common import body, machine, median_time, newsgroups, print_table, write_r
 
 
 def sentences(n: int, seed: int = 0) -> list[str]:
-    from prefit.augment.sentences import split_sentences
+    from prefit.stages.augment.sentences import split_sentences
 
     pool = []
     for r in newsgroups():
@@ -59,8 +59,8 @@ def main() -> None:
     import torch
     from transformers import GenerationConfig
 
-    from prefit.augment.backtranslate import BackTranslator, DecodingOptions, EngineOptions
-    from prefit.augment.convert import convert_marian
+    from prefit.stages.augment.backtranslate import BackTranslator, DecodingOptions, EngineOptions
+    from prefit.stages.augment.convert import convert_marian
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the toy Marian builder is test code
     from toy_models import OPUS_MT_SHAPE, build_marian
 
@@ -93,7 +93,7 @@ def main() -> None:
     # The default decoding at equal work: seeded top-k sampling (the CLI default), one seed per
     # chunk (each chunk reloads both translators, as the resumable job does), exactly L tokens per
     # leg like the rows above; at the default chunk size and at the old default of 32.
-    from prefit.augment.job import JobOptions
+    from prefit.stages.augment.job import JobOptions
 
     sample = DecodingOptions(min_decoding_length=L, max_decoding_length=L, length_ratio_cap=1e6, max_input_tokens=512)
     bt = BackTranslator({"de": (variants["int8"], variants["int8"])}, sample, EngineOptions(device="cpu", compute_type="int8", intra_threads=0))
@@ -123,10 +123,10 @@ def main() -> None:
     # (records read, sentences split, resumable chunks with their own seeds, filters, parts written
     # and assembled), with the CLI's default options except exactly L tokens per leg: random weights
     # would otherwise decode every sentence to the length cap, which measures the cap, not the job.
-    from prefit.augment.backtranslate import BackTranslationAugmenter
-    from prefit.augment.balance import BalancePolicy
-    from prefit.augment.filters import FilterOptions
-    from prefit.augment.job import run_job
+    from prefit.stages.augment.backtranslate import BackTranslationAugmenter
+    from prefit.stages.augment.balance import BalancePolicy
+    from prefit.stages.augment.filters import FilterOptions
+    from prefit.stages.augment.job import run_job
 
     recs = work / "sents.jsonl"
     recs.write_text("".join(json.dumps({"id": i, "text": t, "label": "x"}) + "\n" for i, t in enumerate(sents)))

@@ -56,8 +56,8 @@ def fold_runs(d: Path, store: Path, bindir: Path, trainable: bool) -> dict[str, 
 
 
 def main() -> None:
-    from prefit.train.cv import paired as pair
-    from prefit.train.metrics import mean_sem
+    from prefit.stages.train.cv import paired as pair
+    from prefit.stages.train.metrics import mean_sem
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folds", type=int, default=8)

@@ -17,7 +17,7 @@ from _common import RESULTS, machine, print_table, write_result
 from sklearn.metrics import f1_score
 
 from prefit.jsonl import iter_objects
-from prefit.train.peers import fit_predict
+from prefit.stages.train.peers import fit_predict
 
 
 def read(path) -> list[dict]:
@@ -33,7 +33,7 @@ def cut(texts: list[str], tokenizer, max_length: int) -> list[str]:
 def main() -> None:
     from transformers import AutoTokenizer
 
-    from prefit.embeddings import embedding_spec
+    from prefit.model.embeddings import embedding_spec
 
     spec = embedding_spec(None, "auto", None)
     tokenizer = AutoTokenizer.from_pretrained(spec.model)

@@ -29,7 +29,7 @@ SCORED_DRUGS = ("NAPROXEN", "SILDENAFIL", "DUTASTERIDE", "ADALIMUMAB", "ATORVAST
 
 
 def main() -> None:
-    from prefit.train.split import canonical_drug, normalise
+    from prefit.stages.train.split import canonical_drug, normalise
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--max-other", type=int, default=400)

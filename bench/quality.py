@@ -80,7 +80,7 @@ def make_data(work: Path, protocol: str, test_per_class: int, bindir: Path) -> N
 
 
 def main() -> None:
-    from prefit.train.compare import plot_per_class
+    from prefit.stages.train.compare import plot_per_class
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--protocol", choices=["step", "longtail", "both"], default="step")

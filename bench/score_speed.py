@@ -1,7 +1,7 @@
 """Scoring speed: PyTorch eager fp32 vs ONNX Runtime fp32 and int8, in one run, on CPU.
 
 The competitor is the model's own PyTorch forward (`model(**enc).logits`). The export computes the
-top layer for [CLS] only (prefit.train.cls_top); the row "pytorch-eager-fp32-cls-only" runs that
+top layer for [CLS] only (prefit.model.cls_top); the row "pytorch-eager-fp32-cls-only" runs that
 same trick in PyTorch, to show how much of the gain is the trick and how much onnxruntime/int8.
 
 Paragraphs: the PK paragraphs of the shared SPL labels, repeated to >= --paragraphs. Model: the
@@ -35,11 +35,11 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from prefit.export.onnx_export import export
-    from prefit.export.scorer import Scorer
-    from prefit.models import resolve_encoder
-    from prefit.serve_cli.spl import iter_pk_paragraphs, parse
-    from prefit.train.cls_top import classify
+    from prefit.model.cls_top import classify
+    from prefit.model.onnx import OnnxBackend
+    from prefit.model.registry import resolve_encoder
+    from prefit.spl.parse import iter_pk_paragraphs, parse
+    from prefit.stages.export.onnx_export import export
 
     paras = [p for f in sorted((SHARED / "spl").glob("*.xml")) for p in iter_pk_paragraphs(parse(f)[1])]
     base = [p.text for p in paras]
@@ -50,10 +50,10 @@ def main() -> None:
     path = resolve_encoder(None)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=5, id2label=dict(enumerate(labels))).eval()
     tok = AutoTokenizer.from_pretrained(path)
-    from prefit.serve_cli.spl import adme_label
-    from prefit.train.data import Split
-    from prefit.train.loop import train_stage
-    from prefit.train.stages import Stage
+    from prefit.spl.parse import adme_label
+    from prefit.stages.train.data import Split
+    from prefit.stages.train.loop import train_stage
+    from prefit.stages.train.recipes import Stage
 
     probe = Split("probe", [], [labels.index(adme_label(p.heading)) for p in paras], tok(base, truncation=True, max_length=128)["input_ids"])
     train_stage(model, Stage("probe", "train", "head", 1e-3, 10, batch_size=16), probe, 5, tok.pad_token_id, torch.device("cpu"), seed=0,
@@ -88,7 +88,7 @@ def main() -> None:
     med, times = median_time(torch_cls_probs, args.repeats)
     results["pytorch-eager-fp32-cls-only"] = {"median_s": med, "times_s": times, "paragraphs_per_s": len(texts) / med, "agreement": agree}
     for variant in ("fp32", "int8"):
-        sc = Scorer(work / "export", "cpu", variant)
+        sc = OnnxBackend(work / "export", "cpu", variant)
         agree = float((sc.probabilities(texts, args.batch_size).argmax(-1) == ref.argmax(-1)).mean())
         med, times = median_time(lambda sc=sc: sc.probabilities(texts, args.batch_size), args.repeats)
         results[f"onnxruntime-{variant}"] = {"median_s": med, "times_s": times, "paragraphs_per_s": len(texts) / med, "agreement": agree}

@@ -1,7 +1,7 @@
 """Parser recall on the DailyMed dev corpus: labels with PK paragraphs / labels whose XML has a
 pharmacokinetics section (LOINC 43682-4), each miss named with its reason; plus paragraph and
 label counts, how many labels use the empty-section layout (sub-sections as siblings), and
-parse rate. Reads the bulk zip the way `score` does (prefit.serve_cli.inputs).
+parse rate. Reads the bulk zip the way `score` does (prefit.spl.inputs).
 
     python bench/spl_recall.py
 """
@@ -19,9 +19,9 @@ from _common import SHARED, machine, print_table, write_result  # noqa: E402
 
 def main() -> None:
     from prefit.errors import InputError
-    from prefit.serve_cli.headings import Headings
-    from prefit.serve_cli.inputs import SplSource, iter_sources
-    from prefit.serve_cli.spl import NS, _walk, find_pk_sections, iter_pk_paragraphs, parse
+    from prefit.spl.headings import Headings
+    from prefit.spl.inputs import SplSource, iter_sources
+    from prefit.spl.parse import NS, _walk, find_pk_sections, iter_pk_paragraphs, parse
 
     t0 = time.perf_counter()
     labels = with_section = with_paragraphs = sibling_layout = paragraphs = 0

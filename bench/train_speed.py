@@ -36,10 +36,10 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from prefit.models import resolve_encoder
-    from prefit.train.data import Split
-    from prefit.train.loop import train_stage
-    from prefit.train.stages import Stage
+    from prefit.model.registry import resolve_encoder
+    from prefit.stages.train.data import Split
+    from prefit.stages.train.loop import train_stage
+    from prefit.stages.train.recipes import Stage
 
     rows = random.Random(0).sample(newsgroups(), args.examples)
     labels = sorted({r["label"] for r in rows})
@@ -50,7 +50,7 @@ def main() -> None:
     dev = torch.device("cpu")
 
     def model(pooling: str = "cls"):
-        from prefit.train.pooling import set_pooling
+        from prefit.model.pooling import set_pooling
 
         torch.manual_seed(0)
         m = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(labels))

@@ -26,7 +26,7 @@ def worker(steps: int, batch: int, length: int) -> float:
     import torch
     from transformers import AutoModel
 
-    from prefit.models import resolve_encoder
+    from prefit.model.registry import resolve_encoder
 
     model = AutoModel.from_pretrained(resolve_encoder(None))
     model.train()

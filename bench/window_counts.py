@@ -23,7 +23,7 @@ from _common import SHARED, body, machine, newsgroups, print_table, write_result
 
 
 def counts(tok, texts: list[str], max_length: int) -> dict:
-    from prefit.train.windows import DEFAULT_MAX_WINDOWS, window_ids
+    from prefit.model.windows import DEFAULT_MAX_WINDOWS, window_ids
 
     seqs, owner = window_ids(tok, texts, max_length, DEFAULT_MAX_WINDOWS)
     per_text = np.bincount(owner, minlength=len(texts))
@@ -37,7 +37,7 @@ def counts(tok, texts: list[str], max_length: int) -> dict:
 def main() -> None:
     from transformers import AutoTokenizer
 
-    from prefit.models import resolve_encoder
+    from prefit.model.registry import resolve_encoder
 
     tok = AutoTokenizer.from_pretrained(resolve_encoder(None))
     with tempfile.TemporaryDirectory() as tmp:

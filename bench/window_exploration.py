@@ -4,7 +4,7 @@ Loads a finished selection run of bench/quality.py (trained on the selection spl
 part, `--max-length 128`) and scores the validation part four ways: the first 128 tokens (what
 `train compare` measures; reproduces the run's own macro-F1), the first 256 tokens, and the whole
 post cut into consecutive 126-word-piece windows, each with [CLS] and [SEP], the post's logits
-(or probabilities) the mean over its windows (prefit.train.windows, which `train --read windows`,
+(or probabilities) the mean over its windows (prefit.model.windows, which `train --read windows`,
 the default since 2026-12-02, and `score` use). Nothing is retrained.
 
     python bench/window_exploration.py RUN_DIR --eval VAL.jsonl --train TRAIN.jsonl [-o NAME]
@@ -32,7 +32,7 @@ import torch
 from _common import machine, print_table, write_result
 
 from prefit.jsonl import iter_objects
-from prefit.train.metrics import classification_metrics
+from prefit.stages.train.metrics import classification_metrics
 
 MODES = {"first-128": ("first 128 tokens", 128, None), "first-256": ("first 256 tokens", 256, None),
          "windows-logits": ("128-token windows, mean logits", 128, "logits"),
@@ -42,10 +42,10 @@ MODES = {"first-128": ("first 128 tokens", 128, None), "first-256": ("first 256 
 def main() -> None:
     from transformers import AutoTokenizer
 
-    from prefit.train.loop import _forward
-    from prefit.train.pooling import set_pooling
-    from prefit.train.run import load_model
-    from prefit.train.windows import per_text, softmax, window_ids, window_logits
+    from prefit.model.pooling import set_pooling
+    from prefit.model.windows import per_text, softmax, window_ids, window_logits
+    from prefit.stages.train.loop import _forward
+    from prefit.stages.train.run import load_model
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
@@ -77,7 +77,7 @@ def main() -> None:
     for key in args.modes.split(","):
         name, n, mode = MODES[key]
         t = time.perf_counter()
-        # prefit.train.windows: the same windows and mean logits as `train`'s evaluation and `score`
+        # prefit.model.windows: the same windows and mean logits as `train`'s evaluation and `score`
         seqs, owner = window_ids(tok, texts, n, 10_000 if mode else 1)
         lg = window_logits(seqs, tok.pad_token_id, logits_of)
         agg = per_text(softmax(lg) if mode == "probs" else lg, owner, len(texts), "windows")

@@ -15,9 +15,9 @@ OUT = Path(__file__).resolve().parent / "cli.md"
 
 
 def commands():
-    from prefit.augment.cli import main as aug
-    from prefit.serve_cli.cli import main as score
-    from prefit.train.cli import main as train
+    from prefit.cli.augment import main as aug
+    from prefit.cli.score import main as score
+    from prefit.cli.train import main as train
 
     def walk(cmd, name):
         yield name, cmd

@@ -13,6 +13,27 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 
+
+def _spl_samples() -> Path:
+    """The SPL labels the tests read: the five samples the package ships (prefit/demo_data/spl, one
+    copy in the repository) and the test-only ones of tests/data/spl-extra, in one folder."""
+    import atexit
+    import tempfile
+    from importlib.resources import files
+
+    d = Path(tempfile.mkdtemp(prefix="prefit-spl-"))
+    atexit.register(shutil.rmtree, d, True)
+    shipped, extra = Path(str(files("prefit").joinpath("demo_data/spl"))), DATA / "spl-extra"
+    for src in (shipped, extra):
+        for f in src.glob("*.xml"):
+            shutil.copy(f, d / f.name)
+    rows = (shipped / "SOURCES.tsv").read_text().splitlines() + (extra / "SOURCES.tsv").read_text().splitlines()[1:]
+    (d / "SOURCES.tsv").write_text("\n".join(rows) + "\n")
+    return d
+
+
+SPL_DIR = _spl_samples()
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -140,7 +161,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from prefit.models import resolve_encoder
+    from prefit.model.registry import resolve_encoder
 
     out = tmp_path_factory.mktemp("tiny_bert")
     tok = AutoTokenizer.from_pretrained(resolve_encoder(None))
@@ -157,13 +178,12 @@ def trained_run(tmp_path_factory, tiny_bert):
     """A tiny classifier trained for one epoch on ADME-labelled paragraphs of one label."""
     from click.testing import CliRunner
 
-    from prefit.serve_cli.cli import main as score
-    from prefit.train.cli import main as train
+    from prefit.cli.score import main as score
+    from prefit.cli.train import main as train
 
     d = tmp_path_factory.mktemp("scorerun")
-    from pathlib import Path
 
-    data = Path(__file__).parent / "data" / "spl"
+    data = SPL_DIR
     r = CliRunner().invoke(score, [str(data / "570974d4-0d5b-4df2-b307-37380511835d.xml"), str(data / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"),
                                    "--extract-only", "-o", str(d / "paras.jsonl"), "-q"])
     assert r.exit_code == 0, r.output

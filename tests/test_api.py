@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from conftest import read_jsonl, separable_rows
 
 import prefit
-from prefit.serve_cli.cli import main as score
-from prefit.train.cli import main as train_cli
+from prefit.cli.score import main as score
+from prefit.cli.train import main as train_cli
 
 
 def test_import_prefit_is_light_and_exports_the_api():
@@ -94,3 +94,17 @@ def test_train_on_a_datasets_dataset_maps_class_labels_to_names(tmp_path):
                                                                 "label": datasets.ClassLabel(names=names)}))
     result = prefit.train("tfidf-lr", train=ds, eval=ds, output=tmp_path / "run")
     assert set(result.metrics["per_class"]) == set(names) and result.load().labels == names
+
+
+def test_errors_name_the_api_parameter_and_the_cli_its_flag(imbalanced_jsonl, tmp_path):
+    """One message in the library: `overwrite=True` from Python, --overwrite on the command line."""
+    from prefit.cli.augment import main as aug
+    from prefit.errors import as_flags
+
+    assert as_flags("use `overwrite=True`; `pooling=cls` or `group_field=FIELD`") == "use --overwrite; --pooling cls or --group-field FIELD"
+    out = tmp_path / "aug.jsonl"
+    prefit.augment(imbalanced_jsonl, out, method="eda", progress=False)
+    with pytest.raises(prefit.InputError, match="use `overwrite=True` to replace it"):
+        prefit.augment(imbalanced_jsonl, out, method="eda", progress=False)
+    r = CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(out), "-q"])
+    assert r.exit_code == 2 and r.output == f"Error: {out}: output already exists; use --overwrite to replace it\n"

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl
 
-from prefit.augment.backtranslate import BackTranslateBatch, BackTranslator, DecodingOptions
-from prefit.augment.cli import main as aug
+from prefit.cli.augment import main as aug
+from prefit.stages.augment.backtranslate import BackTranslateBatch, BackTranslator, DecodingOptions
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +139,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(imbalanced_jsonl, mo
     full = tmp_path / "full.jsonl"
     assert _run(_bt_args(imbalanced_jsonl, full, models_dir, *args)).exit_code == 0
 
-    from prefit.augment import backtranslate
+    from prefit.stages.augment import backtranslate
 
     real = backtranslate.BackTranslationAugmenter.generate
     calls = {"n": 0}

@@ -2,9 +2,14 @@ from collections import Counter
 
 import pytest
 
-from prefit.augment.balance import BalancePolicy, format_plan, plan_class_targets, plan_sources
-from prefit.augment.imbalance import plan_imbalance, select
-from prefit.augment.sentences import join_sentences, split_sentences
+from prefit.stages.augment.balance import (
+    BalancePolicy,
+    format_plan,
+    plan_class_targets,
+    plan_sources,
+)
+from prefit.stages.augment.imbalance import plan_imbalance, select
+from prefit.stages.augment.sentences import join_sentences, split_sentences
 
 
 @pytest.mark.parametrize(

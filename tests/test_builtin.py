@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import read_jsonl
 
 from prefit import builtin
-from prefit.serve_cli.cli import main as score
+from prefit.cli.score import main as score
 
 
 def test_shipped_data_is_the_labelled_dev_paragraphs():

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from prefit.train.checkpoint import Checkpoint, checkpoint_path
-from prefit.train.run import RunConfig, run
-from prefit.train.stages import RecipeOptions
+from prefit.stages.train.checkpoint import Checkpoint, checkpoint_path
+from prefit.stages.train.recipes import RecipeOptions
+from prefit.stages.train.run import RunConfig, run
 
 
 class Killed(Exception):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from prefit.train.cls_top import classify, supports
+from prefit.model.cls_top import classify, supports
 
 
 def _batch(vocab: int, seed: int = 0):

@@ -35,9 +35,9 @@ def quickstart() -> list[str]:
 def test_readme_command_lines_use_real_options():
     from click.testing import CliRunner
 
-    from prefit.augment.cli import main as aug
-    from prefit.serve_cli.cli import main as score
-    from prefit.train.cli import main as train
+    from prefit.cli.augment import main as aug
+    from prefit.cli.score import main as score
+    from prefit.cli.train import main as train
 
     groups = {"aug": aug, "train": train, "score": score}
     lines = [ln.strip() for ln in re.findall(r"```bash\n(.*?)```", README, re.S) for ln in ln.splitlines()]

@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl
 
-from prefit.augment.cli import main as aug
-from prefit.augment.eda import Eda, EdaOptions
+from prefit.cli.augment import main as aug
+from prefit.stages.augment.eda import Eda, EdaOptions
 
 TEXT = "The tablet is absorbed rapidly after oral administration and excreted mainly by the kidney"
 
@@ -87,7 +87,7 @@ def test_aug_report_writes_json_and_png(tmp_path):
     from click.testing import CliRunner
     from conftest import separable_rows, write_jsonl
 
-    from prefit.augment.cli import main as aug
+    from prefit.cli.augment import main as aug
 
     orig = separable_rows(0, 1, {"absorption": 12, "metabolism": 8, "excretion": 6})
     augmented = [dict(r, augmenter="original") for r in orig]

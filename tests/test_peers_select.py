@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl, separable_rows, write_jsonl
 
-from prefit.train.cli import main as train
+from prefit.cli.train import main as train
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def test_peer_writes_a_complete_run_directory(method, separable, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["method"] == method and m["macro_f1"] > 0.5  # keyword-separable classes; chance is 1/3
     assert sum(map(sum, m["confusion_matrix"]["matrix"])) == 45 and set(m["per_class"]) == {"absorption", "metabolism", "excretion"}
-    cfg = json.loads((out / "config.json").read_text())
+    cfg = json.loads((out / "run.json").read_text())
     assert cfg["run"]["method"] == method and cfg["settings"]["C"] == 1.0 and cfg["versions"]["scikit-learn"]
     if method == "probe":
         assert cfg["settings"]["embedding"]["pooling"] == "mean" and cfg["settings"]["embedding"]["normalize"] is True
@@ -35,12 +35,12 @@ def test_saved_peer_predicts_what_scikit_learn_predicted(method, separable, tmp_
     scikit-learn objects gave at evaluation time (metrics.json eval_proba, rounded to 5 places)."""
     import numpy as np
 
-    from prefit.serve_cli.predictors import load_predictor
+    from prefit.model.classifier import Classifier
 
     out = tmp_path / method
     assert CliRunner().invoke(train, [method, "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"]).exit_code == 0
     texts = [r["text"] for r in read_jsonl(separable["eval"])]
-    got = load_predictor(out).probabilities(texts)
+    got = Classifier.load(out).probabilities(texts)
     want = np.asarray(json.loads((out / "metrics.json").read_text())["eval_proba"])
     assert got.shape == want.shape == (len(texts), 3)
     np.testing.assert_allclose(got, want, atol=2e-5)
@@ -51,7 +51,7 @@ def test_a_pickle_in_a_model_folder_is_refused_not_loaded(separable, tmp_path):
     import pickle
 
     from prefit.errors import InputError
-    from prefit.serve_cli.predictors import load_predictor
+    from prefit.model.classifier import Classifier
 
     out = tmp_path / "run"
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), "-q"]).exit_code == 0
@@ -63,13 +63,13 @@ def test_a_pickle_in_a_model_folder_is_refused_not_loaded(separable, tmp_path):
 
     (out / "model" / "sklearn.joblib").write_bytes(pickle.dumps(Payload()))
     with pytest.raises(InputError, match="sklearn.joblib is a pickle"):
-        load_predictor(out)
+        Classifier.load(out)
     assert not marker.exists()
 
 
 def test_carve_validation_is_stratified_and_drops_augmented_offspring(tmp_path):
     from prefit.jsonl import Fields
-    from prefit.train.select import carve_validation
+    from prefit.stages.train.select import carve_validation
 
     rows = separable_rows(0, 1, {"absorption": 40, "metabolism": 20, "excretion": 10})
     train_p = write_jsonl(tmp_path / "train.jsonl", rows)
@@ -90,7 +90,7 @@ def test_carve_validation_is_stratified_and_drops_augmented_offspring(tmp_path):
 
 def test_grouped_validation_keeps_each_group_on_one_side(tmp_path):
     from prefit.jsonl import Fields
-    from prefit.train.select import carve_validation
+    from prefit.stages.train.select import carve_validation
 
     rows = [dict(r, drug=f"drug-{i % 7}") for i, r in enumerate(separable_rows(0, 2, {"absorption": 30, "metabolism": 20, "excretion": 20}))]
     train_p = write_jsonl(tmp_path / "train.jsonl", rows)
@@ -102,7 +102,7 @@ def test_grouped_validation_keeps_each_group_on_one_side(tmp_path):
 
 def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_path, monkeypatch):
     import prefit.jsonl
-    import prefit.train.compare as compare_mod
+    import prefit.stages.train.compare as compare_mod
 
     opened, phase = [], {"now": "setup"}
     real_iter, real_select = prefit.jsonl.iter_objects, compare_mod.select
@@ -138,7 +138,7 @@ def test_selection_never_reads_the_evaluation_file(separable, tiny_bert, tmp_pat
     for method, s in sel.items():
         best = max(c["macro_f1"] for c in s["candidates"])
         assert s["candidates"][[c["macro_f1"] for c in s["candidates"]].index(best)]["params"] == s["chosen"]
-        cfg = json.loads((out / method / "seed-1" / "config.json").read_text())["run"]
+        cfg = json.loads((out / method / "seed-1" / "run.json").read_text())["run"]
         assert cfg["train"] == str(separable["train"]) and cfg["eval"] == ev  # final runs: the full training file
         key = "peer_c" if method == "tfidf-lr" else "stage2_lr"
         assert cfg["recipe"][key] == next(iter(s["chosen"].values()))
@@ -158,10 +158,10 @@ def test_select_epochs_ranks_candidates_on_a_shorter_proxy_and_trains_the_seeds_
     assert all(c["proxy_epochs"] == 1 for c in sel["vanilla"]["candidates"])
     assert "proxy_epochs" not in sel["tfidf-lr"]["candidates"][0]  # the peers need no proxy
     for lr in ("0.0001", "0.001"):
-        stages = json.loads((out / "selection" / "vanilla" / f"lr-{lr}__proxy-epochs-1" / "config.json").read_text())["stages"]
+        stages = json.loads((out / "selection" / "vanilla" / f"lr-{lr}__proxy-epochs-1" / "run.json").read_text())["stages"]
         assert stages[-1]["epochs"] == 1 and stages[-1]["lr"] == float(lr)
     assert not (out / "selection" / "vanilla" / "lr-0.0001").exists()
-    final = json.loads((out / "vanilla" / "seed-1" / "config.json").read_text())
+    final = json.loads((out / "vanilla" / "seed-1" / "run.json").read_text())
     assert final["stages"][-1]["epochs"] == 2 and final["stages"][-1]["lr"] == sel["vanilla"]["chosen"]["lr"]
     assert "(1-epoch proxy)" in (out / "results.md").read_text()
 

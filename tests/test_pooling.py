@@ -7,9 +7,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from prefit.models import resolve_encoder
-from prefit.train.cls_top import classify, supports
-from prefit.train.pooling import checkpoint_pooling, resolve_pooling, set_pooling
+from prefit.model.cls_top import classify, supports
+from prefit.model.pooling import checkpoint_pooling, resolve_pooling, set_pooling
+from prefit.model.registry import resolve_encoder
 
 TEXTS = ["Peak plasma concentrations occur within 2 hours.", "It is excreted in urine.",
          "The volume of distribution is 1.2 L/kg and plasma protein binding is 95% in healthy adults."]
@@ -43,7 +43,7 @@ def test_mean_pooling_equals_a_hand_computation_on_the_packaged_encoder():
             hand = model.classifier.weight @ mean + model.classifier.bias
             assert torch.allclose(logits[i], hand, atol=1e-5)
     # The probe's embeddings: the same mean, L2-normalised (sentence-transformers' Normalize module).
-    from prefit.embeddings import embedding_spec, encode
+    from prefit.model.embeddings import embedding_spec, encode
 
     spec = embedding_spec(None)
     assert (spec.pooling, spec.normalize, spec.max_length) == ("mean", True, 256)
@@ -56,8 +56,8 @@ def test_mean_pooling_equals_a_hand_computation_on_the_packaged_encoder():
 
 @pytest.mark.slow
 def test_mean_pooling_is_saved_exported_and_scored(separable, tiny_bert, tmp_path):
-    from prefit.export.scorer import Scorer
-    from prefit.train.cli import main as train
+    from prefit.cli.train import main as train
+    from prefit.model.onnx import OnnxBackend
 
     run = tmp_path / "run"
     r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--pooling", "mean", "--train", str(separable["train"]),
@@ -74,10 +74,10 @@ def test_mean_pooling_is_saved_exported_and_scored(separable, tiny_bert, tmp_pat
     assert all(p["ok"] for p in meta["parity"]) and meta["parity"][0]["max_abs_diff"] < 1e-3
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(run / "model").eval()
+    model = AutoModelForSequenceClassification.from_pretrained(run / "model", variant="prefit").eval()  # mean: the variant (hf_layout.py)
     tok = AutoTokenizer.from_pretrained(run / "model")
     enc = tok(TEXTS, padding=True, truncation=True, max_length=32, return_tensors="pt")
     with torch.no_grad():
         ref = classify(model, enc.pop("input_ids"), enc.pop("attention_mask"), **enc).softmax(-1).numpy()
-    got = Scorer(exp, device="cpu", variant="fp32").probabilities(TEXTS)
+    got = OnnxBackend(exp, device="cpu", variant="fp32").probabilities(TEXTS)
     assert abs(got - ref).max() < 1e-4

@@ -1,5 +1,6 @@
-"""-q means nothing but errors: every command, run as a user runs it (the console script in a
-subprocess, so that what libraries write straight to the process's stdout/stderr counts too)."""
+"""-q means nothing but errors (and a warning when an augmented corpus is left short of its
+target, #37 item 30): every command, run as a user runs it (the console script in a subprocess, so
+that what libraries write straight to the process's stdout/stderr counts too)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import separable_rows, write_jsonl
+from conftest import SPL_DIR, separable_rows, write_jsonl
 
 BIN = Path(sys.executable).parent
-SPL = Path(__file__).parent / "data" / "spl" / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"
+SPL = SPL_DIR / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +23,12 @@ def work(tmp_path_factory, separable):
     return d
 
 
-def _quiet(cwd: Path, *args) -> None:
+def _quiet(cwd: Path, *args, allowed: str = "") -> None:
     env = dict(os.environ, PYTHONWARNINGS="default")  # warnings that -q silences must not merely be hidden by pytest
     p = subprocess.run([str(BIN / args[0]), *map(str, args[1:]), "-q"], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr
-    assert (p.stdout, p.stderr) == ("", ""), f"{args[:2]} printed with -q:\n{p.stdout}{p.stderr}"
+    err = "".join(x for x in p.stderr.splitlines(keepends=True) if not (allowed and x.startswith(allowed)))
+    assert (p.stdout, err) == ("", ""), f"{args[:2]} printed with -q:\n{p.stdout}{p.stderr}"
 
 
 @pytest.mark.slow
@@ -34,7 +36,8 @@ def test_every_command_is_silent_with_q(work, separable, tiny_bert, copy_model_h
     w = work
     _quiet(w, "aug", "imbalance", w / "balanced.jsonl", "-o", w / "imb.jsonl", "--kind", "step", "--ratio", "0.3", "--seed", "0")
     _quiet(w, "aug", "eda", separable["train"], "-o", w / "eda.jsonl")
-    _quiet(w, "aug", "backtranslate", imbalanced_jsonl, "-o", w / "bt.jsonl", "--models-dir", models_dir, "--pivot", "de")
+    _quiet(w, "aug", "backtranslate", imbalanced_jsonl, "-o", w / "bt.jsonl", "--models-dir", models_dir, "--pivot", "de",
+           allowed="warning: short of target: ")  # the copy models' outputs are near-copies: some are filtered
     _quiet(w, "aug", "report", separable["train"], w / "eda.jsonl", "-o", w / "report", "--max-augmented-per-class", "10")
     _quiet(w, "aug", "models", "convert", copy_model_hf, w / "ct2")
     common = ["--train", separable["train"], "--eval", separable["eval"], "--model", tiny_bert, "--max-length", "32"]

@@ -4,18 +4,17 @@ the same output as a single process, record for record, also when a worker dies 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import read_jsonl, write_jsonl
+from conftest import SPL_DIR, read_jsonl, write_jsonl
 
-from prefit.augment.cli import main as aug
-from prefit.serve_cli.cli import main as score
-from prefit.train.cli import main as train
+from prefit.cli.augment import main as aug
+from prefit.cli.score import main as score
+from prefit.cli.train import main as train
 
 ray = pytest.importorskip("ray")
-SPL = Path(__file__).parent / "data" / "spl"
+SPL = SPL_DIR
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -111,3 +110,15 @@ def test_bad_input_errors_are_the_same_with_ray(tmp_path):
     assert [r.exit_code for r in res] == [1, 1]
     assert res[0].output == res[1].output and "broken.xml: not well-formed XML" in res[0].output
     assert json.loads((tmp_path / "p1.jsonl.state.json").read_text())["done"] == []
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
+def test_an_unreachable_cluster_is_one_line_at_once(imbalanced_jsonl, tmp_path, address):
+    """#37 item 24: --ray 127.0.0.1:1 hung for more than 150 s with raw Ray warnings."""
+    import time
+
+    t0 = time.perf_counter()
+    r = CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(tmp_path / "o.jsonl"), "--ray", address, "-q"])
+    assert r.exit_code == 2 and len(r.output.splitlines()) == 1, r.output
+    assert r.output.startswith(f"Error: no Ray cluster answers at {address!r}") and "use --ray local" in r.output
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "o.jsonl").exists()

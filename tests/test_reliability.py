@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 
 import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl, write_jsonl
 
-from prefit.augment.cli import main as aug
+from prefit.cli.augment import main as aug
 from prefit.errors import InputError
 from prefit.jsonl import Fields, atomic_write, read_records, temp_files
 
@@ -60,8 +61,18 @@ def test_parts_folder_without_manifest_is_never_trusted(imbalanced_jsonl, tmp_pa
 def test_a_plan_too_large_is_refused_before_any_work(imbalanced_jsonl, tmp_path):
     r = _eda(imbalanced_jsonl, tmp_path / "big.jsonl", "--balance", "10000000")
     assert r.exit_code == 2
-    assert "asks for 29,999,986 augmented records from 14 inputs, more than --max-records 1,000,000" in r.output
+    assert r.exit_code == 2 and len(r.output.splitlines()) == 1
+    assert re.search(r"ask for 3\d,\d{3},\d{3} candidate records from 14 inputs, more than --max-records 1,000,000", r.output)
     assert not (tmp_path / "big.jsonl.parts").exists()
+
+
+@pytest.mark.parametrize("flags", [("--headroom", "10000000"), ("--balance", "none", "--variants", "10000000")])
+def test_headroom_and_variants_count_in_the_plan_size(imbalanced_jsonl, tmp_path, flags):
+    """#37 item 13: the refusal counts what the job would generate (draws x outputs per draw x
+    headroom), not only the records kept; before, these two allocated GBs before any refusal."""
+    r = _eda(imbalanced_jsonl, tmp_path / "big.jsonl", *flags)
+    assert r.exit_code == 2 and "candidate records from 14 inputs, more than --max-records 1,000,000" in r.output
+    assert not (tmp_path / "big.jsonl.parts").exists() and not (tmp_path / "big.jsonl").exists()
 
 
 def test_output_equal_to_input_is_refused_even_with_overwrite(imbalanced_jsonl):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import separable_rows, write_jsonl
+from conftest import SPL_DIR, separable_rows, write_jsonl
 
-from prefit.augment.cli import main as aug
-from prefit.train.cli import main as train
+from prefit.cli.augment import main as aug
+from prefit.cli.train import main as train
 
 
 def _rows(n_groups: int = 5, per: int = 6) -> list[dict]:
@@ -48,7 +48,7 @@ def test_split_with_too_large_a_test_fraction_is_one_line(tmp_path):
 
 def test_a_killed_split_overwrite_leaves_no_commit_mark(tmp_path, monkeypatch):
     """Item 8: a split killed after writing train.jsonl left new train + old test under an old split.json."""
-    import prefit.train.split as split_mod
+    import prefit.stages.train.split as split_mod
 
     src = write_jsonl(tmp_path / "all.jsonl", _rows())
     out = tmp_path / "out"
@@ -123,7 +123,7 @@ def killed_after_two_chunks(monkeypatch, command, args) -> None:
 
 def test_texts_resume_with_another_chunk_size_is_refused(separable, tmp_path, monkeypatch):
     """Item 2: killed at --chunk-size 5 and resumed at 3 gave 28 rows for 24 records."""
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
     src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(8, 3))])
@@ -145,18 +145,18 @@ def test_a_bad_max_length_in_a_model_folder_is_one_line(trained_run, tmp_path, v
     import shutil
 
     from prefit.errors import InputError
-    from prefit.serve_cli.predictors import load_predictor
+    from prefit.model.classifier import Classifier
 
     run = shutil.copytree(trained_run, tmp_path / "run")
     lm = run / "model" / "label_map.json"
     lm.write_text(json.dumps({**json.loads(lm.read_text()), "max_length": value}))
     with pytest.raises(InputError, match="field 'max_length': expected an integer >= 8"):
-        load_predictor(run)
+        Classifier.load(run)
 
 
 def test_export_writes_what_passed_and_says_what_did_not(trained_run, tmp_path, monkeypatch):
     """Item 29: an int8 variant failing parity wrote nothing, not even the fp32 model that passed."""
-    import prefit.export.onnx_export as onnx_export
+    import prefit.stages.export.onnx_export as onnx_export
 
     out = tmp_path / "export"
     r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(out), "--int8", "--parity-tolerance", "1e-9"])
@@ -176,7 +176,7 @@ def test_export_writes_what_passed_and_says_what_did_not(trained_run, tmp_path, 
 def test_select_grid_rejects_non_finite_values(spec, message):
     """Item 20: `--select c=nan,1` was accepted."""
     from prefit.errors import InputError
-    from prefit.train.select import parse_grid
+    from prefit.stages.train.select import parse_grid
 
     with pytest.raises(InputError, match=re.escape(message)):
         parse_grid([spec])
@@ -207,7 +207,7 @@ def test_an_export_whose_labels_disagree_with_its_head_is_one_line(trained_run, 
     """Item 15: id2label with another number of labels than the ONNX head: a zip ValueError in score."""
     import prefit
     from prefit.errors import InputError
-    from prefit.serve_cli.predictors import load_predictor
+    from prefit.model.classifier import Classifier
 
     exp = tmp_path / "export"
     prefit.export(trained_run, exp)
@@ -215,7 +215,7 @@ def test_an_export_whose_labels_disagree_with_its_head_is_one_line(trained_run, 
     cfg["id2label"] = {**cfg["id2label"], str(len(cfg["id2label"])): "Extra"}
     (exp / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(InputError, match="field 'id2label'.*outputs; export the run again"):
-        load_predictor(exp)
+        Classifier.load(exp)
 
 
 def test_csv_and_tsv_read_what_excel_and_pandas_write(tmp_path):
@@ -233,7 +233,7 @@ def test_csv_and_tsv_read_what_excel_and_pandas_write(tmp_path):
 
 def test_a_refused_score_run_leaves_nothing_and_the_corrected_run_proceeds(separable, tmp_path):
     """Item 25: a wrong --text-field left OUT.parts/, and the corrected re-run was refused until --overwrite."""
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
     src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "body": r["text"]} for i, r in enumerate(separable_rows(3, 4))])
@@ -314,7 +314,7 @@ def test_a_run_killed_inside_its_overwrite_swap_gets_its_folder_back(separable, 
 
 def test_a_truncated_chunk_under_a_matching_manifest_is_redone(separable, tmp_path, monkeypatch):
     """Item 18: a truncated chunk file of an unfinished run raised JSONDecodeError on the re-run."""
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
     assert CliRunner().invoke(train, ["tfidf-lr", "--train", str(separable["train"]), "-o", str(tmp_path / "peer")]).exit_code == 0
     src = write_jsonl(tmp_path / "t.jsonl", [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(separable_rows(4, 6))])
@@ -328,3 +328,68 @@ def test_a_truncated_chunk_under_a_matching_manifest_is_redone(separable, tmp_pa
     r = CliRunner().invoke(score, [*args, "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.read_bytes() == whole.read_bytes()
+
+
+def _nested_label(depth: int) -> str:
+    return ('<?xml version="1.0"?>\n<document xmlns="urn:hl7-org:v3"><setId root="deep"/><versionNumber value="1"/>'
+            '<component><structuredBody><component><section><code code="43682-4"/><title>Pharmacokinetics</title>'
+            + "".join(f"<component><section><title>Sub {i}</title>" for i in range(depth))
+            + "<text><paragraph>Absorption is rapid.</paragraph></text>"
+            + "</section></component>" * depth + "</section></component></structuredBody></component></document>")
+
+
+def test_one_label_nested_too_deep_is_reported_and_the_rest_scored(tmp_path, data_dir):
+    """Item 11: 1,000 nested sub-sections (64 KB) raised RecursionError and failed the whole job on
+    every re-run. Now that document is reported as failed and the others are written."""
+    import shutil
+
+    import prefit
+
+    d = tmp_path / "labels"
+    d.mkdir()
+    (d / "deep.xml").write_text(_nested_label(1000))
+    shutil.copy(SPL_DIR / "570974d4-0d5b-4df2-b307-37380511835d.xml", d / "ok.xml")
+    summary = prefit.score_labels([d], tmp_path / "out.jsonl", model=None, progress=False)
+    assert summary.failed == [(str(d / "deep.xml"), "sections nested too deep to read")]
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert rows and {r["source"] for r in rows} == {str(d / "ok.xml")}
+    again = prefit.score_labels([d], tmp_path / "out.jsonl", model=None, progress=False)  # the re-run tries it again, alone
+    assert again.already == 1 and again.failed == summary.failed
+
+
+def test_values_json_cannot_write_are_refused_at_reading_with_their_field(tmp_path, imbalanced_jsonl):
+    """Item 17: a lone surrogate, an infinite number, Parquet timestamps and bytes passed reading
+    and failed when the output was written, after all the augmentation. Now: one line, exit 2,
+    naming file, row and field, before any work."""
+    import datetime
+    import math
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    bad = tmp_path / "surrogate.jsonl"
+    bad.write_text(imbalanced_jsonl.read_text() + '{"id": "s", "text": "renal \\ud800 clearance", "label": "a"}\n')
+    r = CliRunner().invoke(aug, ["eda", str(bad), "-o", str(tmp_path / "o.jsonl"), "-q"])
+    n = len(imbalanced_jsonl.read_text().splitlines()) + 1
+    assert r.exit_code == 2 and r.output == f"Error: {bad}:{n}: field 'text': contains a lone surrogate (not valid Unicode text)\n"
+    for name, col, why in (("when", [datetime.datetime(2020, 1, 1)] * 2, "a datetime value"), ("raw", [b"x", b"y"], "a bytes value"),
+                           ("score", [1.0, math.inf], "an infinite or NaN number")):
+        p = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"text": ["absorbed fast", "excreted in urine"], "label": ["a", "b"], name: col}), p)
+        r = CliRunner().invoke(aug, ["eda", str(p), "-o", str(tmp_path / f"{name}.jsonl"), "-q"])
+        row = 2 if name == "score" else 1
+        assert r.exit_code == 2 and r.output.startswith(f"Error: {p}:{row}: field '{name}': {why}"), r.output
+        assert not (tmp_path / f"{name}.jsonl").exists()
+
+
+def test_aug_frictions_output_name_short_classes_under_q_and_help(imbalanced_jsonl, tmp_path):
+    """Item 30: `-o out.csv` got JSONL in a .csv; a class left short was silent under -q; `aug eda
+    --help` described back-translation's models and pivots."""
+    r = CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(tmp_path / "out.csv"), "-q"])
+    assert r.exit_code == 2 and "name the output *.jsonl" in r.output and not (tmp_path / "out.csv").exists()
+    # Filters that drop every EDA output leave the minority classes short: said even with -q.
+    r = CliRunner().invoke(aug, ["eda", str(imbalanced_jsonl), "-o", str(tmp_path / "o.jsonl"), "-q", "--min-length-ratio", "0.05", "--max-length-ratio", "0.1"])
+    assert r.exit_code == 0 and r.output.startswith("warning: short of target: ") and len(r.output.splitlines()) == 1
+    eda_help = CliRunner().invoke(aug, ["eda", "--help"]).output
+    assert "pivot" not in eda_help and "translation" not in eda_help
+    assert "per pivot" in CliRunner().invoke(aug, ["backtranslate", "--help"]).output

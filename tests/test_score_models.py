@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import read_jsonl, write_jsonl
+from conftest import SPL_DIR, read_jsonl, write_jsonl
 
-from prefit.serve_cli.cli import main as score
-from prefit.train.cli import main as train
+from prefit.cli.score import main as score
+from prefit.cli.train import main as train
 
-SPL = Path(__file__).parent / "data" / "spl"
+SPL = SPL_DIR
 LIPITOR = SPL / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"
 VIAGRA = SPL / "0b0be196-0c62-461c-94f4-9a35339b4501.xml"
 OTC = SPL / "otc-cough-no-pk.xml"
@@ -84,7 +84,7 @@ def test_damaged_existing_output_is_one_line(tmp_path, damage):
 
 
 def test_finished_documents_survive_a_crash_and_are_not_redone(tmp_path, monkeypatch):
-    import prefit.serve_cli.spl as spl
+    import prefit.spl.parse as spl
 
     clean = tmp_path / "clean.jsonl"
     inputs = [SPL / "570974d4-0d5b-4df2-b307-37380511835d.xml", LIPITOR, VIAGRA]
@@ -148,13 +148,13 @@ def test_score_texts_with_a_run_or_an_export(texts, fmt, model, trained_run, exp
 
 
 def test_pytorch_run_and_onnx_export_agree(texts, trained_run, exported, tmp_path):
-    from prefit.serve_cli.predictors import load_predictor
+    from prefit.model.classifier import Classifier
 
     t = [r["body"] for r in texts["rows"]]
-    p_run = load_predictor(trained_run, "cpu").probabilities(t)
-    from prefit.export.scorer import Scorer
+    p_run = Classifier.load(trained_run, "cpu").probabilities(t)
+    from prefit.model.onnx import OnnxBackend
 
-    p_exp = Scorer(exported, "cpu", "fp32").probabilities(t)
+    p_exp = OnnxBackend(exported, "cpu", "fp32").probabilities(t)
     assert abs(p_run - p_exp).max() < 1e-4
 
 
@@ -170,8 +170,13 @@ def test_score_texts_with_a_peer_run_and_csv_output(texts, tmp_path):
     import csv
 
     rows = list(csv.DictReader(open(out)))
-    assert list(rows[0]) == ["doc", "body", "predicted_label", "probabilities"]
-    assert rows[2]["predicted_label"] == "Excretion" and set(json.loads(rows[2]["probabilities"])) == {"Absorption", "Excretion"}
+    assert list(rows[0]) == ["doc", "body", "predicted_label", "prob_Absorption", "prob_Excretion"]  # #37 item 30: a column per label
+    assert rows[2]["predicted_label"] == "Excretion" and float(rows[2]["prob_Excretion"]) > float(rows[2]["prob_Absorption"])
+    assert abs(float(rows[2]["prob_Excretion"]) + float(rows[2]["prob_Absorption"]) - 1) < 1e-5
+    from prefit.stages.score.job import read_rows
+
+    back = list(read_rows(out))  # what a resumed run reads back: the probabilities as one mapping again
+    assert back[2]["probabilities"] == {"Absorption": float(rows[2]["prob_Absorption"]), "Excretion": float(rows[2]["prob_Excretion"])}
 
 
 def test_texts_and_labels_cannot_be_mixed(texts, exported, tmp_path):
@@ -259,7 +264,7 @@ def test_failed_overwrite_keeps_the_finished_run(tiny_bert, separable, tmp_path)
 
 
 def test_corrupt_translation_model_names_its_folder(models_dir, imbalanced_jsonl, tmp_path):
-    from prefit.augment.cli import main as aug
+    from prefit.cli.augment import main as aug
 
     bad = tmp_path / "models"
     for pair in ("en-de", "de-en"):
@@ -273,7 +278,7 @@ def test_corrupt_translation_model_names_its_folder(models_dir, imbalanced_jsonl
 def test_score_batch_is_a_plain_callable_over_columns(trained_run, exported):
     import numpy as np
 
-    from prefit.export.scorer import ScoreBatch
+    from prefit.stages.score.batch import ScoreBatch
 
     texts = np.array(["Peak plasma concentrations occur 2 hours after dosing.", "Excreted in urine."])
     for model in (exported, trained_run):
@@ -285,9 +290,9 @@ def test_score_batch_is_a_plain_callable_over_columns(trained_run, exported):
 
 def test_export_says_when_parity_falls_back_to_builtin_texts(trained_run, tmp_path):
     run_dir = _copy(trained_run, tmp_path / "run")
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = json.loads((run_dir / "run.json").read_text())
     cfg["run"]["eval"] = str(tmp_path / "gone.jsonl")
-    (run_dir / "config.json").write_text(json.dumps(cfg))
+    (run_dir / "run.json").write_text(json.dumps(cfg))
     r = run(train, ["export", run_dir, "-o", tmp_path / "exp"])
     assert r.exit_code == 0, r.output
     assert "parity check on 6 built-in sample texts: the run's evaluation file is not readable" in r.output
@@ -299,7 +304,7 @@ def test_model_identity_covers_the_weights_content(trained_run, tmp_path):
     seeds give) have different identities, so `score` never continues one's output with the other."""
     import shutil
 
-    from prefit.serve_cli.predictors import model_identity
+    from prefit.model.folder import model_identity
 
     other = tmp_path / "other"
     shutil.copytree(trained_run, other)

@@ -1,11 +1,12 @@
-"""SPL parsing on real DailyMed labels (copied from shared data into tests/data/spl)."""
+"""SPL parsing on real DailyMed labels (the package's samples and tests/data/spl-extra: conftest.SPL_DIR)."""
 
 import pytest
+from conftest import SPL_DIR
 
 from prefit.errors import InputError
-from prefit.serve_cli.spl import adme_label, iter_pk_paragraphs, parse
+from prefit.spl.parse import adme_label, iter_pk_paragraphs, parse
 
-SPL = "spl/{}.xml"
+SPL = "{}.xml"
 
 # Paragraph counts and headings read off the XML: the naproxen label's PK section has 22
 # <paragraph> elements, 12 of them standalone headings ("Absorption", "Specific Populations", ...),
@@ -26,7 +27,7 @@ EXPECTED = [
 
 @pytest.mark.parametrize("name,count,headings", EXPECTED, ids=[e[0][:8] for e in EXPECTED])
 def test_pk_paragraphs(data_dir, name, count, headings):
-    doc, root = parse(data_dir / SPL.format(name))
+    doc, root = parse(SPL_DIR / SPL.format(name))
     paras = list(iter_pk_paragraphs(root))
     assert len(paras) == count
     assert [p.index for p in paras] == list(range(count))
@@ -37,7 +38,7 @@ def test_pk_paragraphs(data_dir, name, count, headings):
 
 
 def test_metadata_and_adme_labels(data_dir):
-    doc, root = parse(data_dir / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
+    doc, root = parse(SPL_DIR / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
     assert doc.products == ["Naproxen"] and doc.version == "1" and doc.effective_time
     labels = [adme_label(p.heading) for p in iter_pk_paragraphs(root)]
     assert labels[:5] == ["Other", "Absorption", "Distribution", "Metabolism", "Excretion"]
@@ -46,7 +47,7 @@ def test_metadata_and_adme_labels(data_dir):
 
 
 def test_tables_only_on_request(data_dir):
-    _, root = parse(data_dir / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
+    _, root = parse(SPL_DIR / SPL.format("570974d4-0d5b-4df2-b307-37380511835d"))
     with_tables = list(iter_pk_paragraphs(root, include_tables=True))
     tables = [p for p in with_tables if p.kind == "table"]
     assert len(with_tables) == 10 + len(tables) and tables and "Cmax" in tables[0].text
@@ -54,7 +55,7 @@ def test_tables_only_on_request(data_dir):
 
 @pytest.mark.parametrize("name", ["no-title-no-pk", "otc-cough-no-pk"])
 def test_labels_without_pk_yield_nothing(data_dir, name):
-    doc, root = parse(data_dir / SPL.format(name))
+    doc, root = parse(SPL_DIR / SPL.format(name))
     assert doc.set_id and list(iter_pk_paragraphs(root)) == []
 
 
@@ -95,15 +96,15 @@ def test_score_extract_only_dir_zip_resume_and_failures(data_dir, tmp_path):
 
     from click.testing import CliRunner
 
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
     d = tmp_path / "labels"
     d.mkdir()
     for n in ("570974d4-0d5b-4df2-b307-37380511835d", "otc-cough-no-pk"):
-        shutil.copy(data_dir / SPL.format(n), d / f"{n}.xml")
+        shutil.copy(SPL_DIR / SPL.format(n), d / f"{n}.xml")
     z = tmp_path / "viagra.zip"
     with zipfile.ZipFile(z, "w") as zf:
-        zf.write(data_dir / SPL.format("0b0be196-0c62-461c-94f4-9a35339b4501"), "0b0be196.xml")
+        zf.write(SPL_DIR / SPL.format("0b0be196-0c62-461c-94f4-9a35339b4501"), "0b0be196.xml")
         zf.writestr("image.jpg", b"\xff\xd8")
     out = tmp_path / "paras.jsonl"
     r = CliRunner().invoke(score, [str(d), str(z), "--extract-only", "-o", str(out), "-q"])
@@ -134,8 +135,8 @@ def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
 
     from click.testing import CliRunner
 
-    from prefit.serve_cli.cli import main as score
-    from prefit.train.cli import main as train
+    from prefit.cli.score import main as score
+    from prefit.cli.train import main as train
 
     exp = tmp_path / "export"
     r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(exp), "--int8", "--fp16"])
@@ -152,7 +153,7 @@ def test_export_parity_and_score_directory(trained_run, data_dir, tmp_path):
     assert r.exit_code == 2 and "use --overwrite" in r.output
 
     out = tmp_path / "scored.jsonl"
-    r = CliRunner().invoke(score, [str(data_dir / "spl"), "--model", str(exp), "-o", str(out), "--device", "cpu"])
+    r = CliRunner().invoke(score, [str(SPL_DIR), "--model", str(exp), "-o", str(out), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 10 + 25 + 10 + 21 + 13 + 1
@@ -172,11 +173,11 @@ def test_score_model_and_extract_only_conflict(data_dir, tmp_path):
     labeller (tests/test_builtin.py)."""
     from click.testing import CliRunner
 
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
-    r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--extract-only", "--model", str(tmp_path)])
+    r = CliRunner().invoke(score, [str(SPL_DIR), "-o", str(tmp_path / "o.jsonl"), "--extract-only", "--model", str(tmp_path)])
     assert r.exit_code == 2 and "--extract-only scores nothing" in r.output
-    r = CliRunner().invoke(score, [str(data_dir / "spl"), "-o", str(tmp_path / "o.jsonl"), "--model", str(tmp_path)])
+    r = CliRunner().invoke(score, [str(SPL_DIR), "-o", str(tmp_path / "o.jsonl"), "--model", str(tmp_path)])
     assert r.exit_code == 2 and "not a prefit model: expected an export directory" in r.output
 
 
@@ -219,10 +220,10 @@ def test_dailymed_bulk_zip_of_zips_and_hostile_archives(data_dir, tmp_path):
 
     from click.testing import CliRunner
 
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.score import main as score
 
     names = ["570974d4-0d5b-4df2-b307-37380511835d", "c6e131fe-e7df-4876-83f7-9156fc4e8228"]
-    inner = {f"prescription/20240101_{n}.zip": _zip(tmp_path / f"{n}.zip", {f"{n}.xml": (data_dir / SPL.format(n)).read_bytes()}).read_bytes()
+    inner = {f"prescription/20240101_{n}.zip": _zip(tmp_path / f"{n}.zip", {f"{n}.xml": (SPL_DIR / SPL.format(n)).read_bytes()}).read_bytes()
              for n in names}
     deep = b"<document/>"
     for level in range(4):  # 4 levels inside the bulk zip: 5 in all
@@ -242,7 +243,7 @@ def test_dailymed_bulk_zip_of_zips_and_hostile_archives(data_dir, tmp_path):
     assert any("bomb.xml" in e and ("over the 2,097,152-byte limit" in e or "compression ratio" in e) for e in errors)
     assert any("deep.zip!level3.zip!level2.zip" in e and "nested deeper than 3 levels" in e for e in errors)
     plain = tmp_path / "plain.jsonl"
-    r = CliRunner().invoke(score, [str(data_dir / SPL.format(n)) for n in names] + ["--extract-only", "-o", str(plain), "-q"])
+    r = CliRunner().invoke(score, [str(SPL_DIR / SPL.format(n)) for n in names] + ["--extract-only", "-o", str(plain), "-q"])
     assert r.exit_code == 0
     assert [x["text"] for x in rows] == [json.loads(x)["text"] for x in plain.read_text().splitlines()]
 
@@ -250,7 +251,7 @@ def test_dailymed_bulk_zip_of_zips_and_hostile_archives(data_dir, tmp_path):
 def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
     import zipfile
 
-    from prefit.serve_cli.inputs import ArchiveLimits, SplSource, iter_sources
+    from prefit.spl.inputs import ArchiveLimits, SplSource, iter_sources
 
     z = _zip(tmp_path / "a.zip", {"ok.xml": b"<document/>", "big.xml": b"x" * (2 << 20)})
     srcs = [(s.name, s.read()) if isinstance(s, SplSource) else s  # read each while its archive is open
@@ -259,7 +260,7 @@ def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
     assert srcs[1] == (f"{z}!ok.xml", b"<document/>")
     # A header that understates the size passes the check, but reading it fails as OSError
     # (which `score` reports per label), never past the limit.
-    from prefit.serve_cli.inputs import _read_member
+    from prefit.spl.inputs import _read_member
 
     with zipfile.ZipFile(z) as zf:
         info = zf.getinfo("big.xml")
@@ -346,7 +347,7 @@ def test_heading_lines_ended_by_a_line_break():
 
 
 def test_plain_inline_headings_and_labels_from_heading_words():
-    from prefit.serve_cli.headings import Headings, adme_label_of
+    from prefit.spl.headings import Headings, adme_label_of
 
     xml = """<?xml version="1.0"?>
 <document xmlns="urn:hl7-org:v3"><setId root="s"/><versionNumber value="1"/>
@@ -355,7 +356,7 @@ def test_plain_inline_headings_and_labels_from_heading_words():
 <paragraph>In 12 subjects: no change was seen.</paragraph>
 <paragraph><content styleCode="underline">Elimination<br/></content>The half-life is 2 hours.</paragraph>
 </text></section></component></structuredBody></component></document>"""
-    from prefit.serve_cli.spl import parse as parse_xml
+    from prefit.spl.parse import parse as parse_xml
 
     paras = list(iter_pk_paragraphs(parse_xml(xml.encode())[1]))
     assert [(p.label, p.headings, p.text) for p in paras] == [
@@ -395,7 +396,7 @@ def test_paragraphs_that_no_heading_gives_a_topic_have_no_label():
 </text></section></component></structuredBody>
 <manufacturedProduct><manufacturedProduct><asEntityWithGeneric><genericMedicine><name>NAPROXEN SODIUM</name></genericMedicine>
 </asEntityWithGeneric></manufacturedProduct></manufacturedProduct></component></document>"""
-    from prefit.serve_cli.spl import parse as parse_xml
+    from prefit.spl.parse import parse as parse_xml
 
     paras = list(iter_pk_paragraphs(parse_xml(xml.encode())[1]))
     assert [(p.label, p.headings) for p in paras] == [
@@ -411,7 +412,7 @@ def test_paragraphs_that_no_heading_gives_a_topic_have_no_label():
 def test_heading_classes(heading, other):
     """docs/spl.md: population and interaction headings (and any other named subject) are a topic
     (Other); general, dosage-form, study and legend headings are not."""
-    from prefit.serve_cli.headings import adme_label_of, names_other_topic
+    from prefit.spl.headings import adme_label_of, names_other_topic
 
     assert names_other_topic(heading) is other
     assert adme_label_of([heading]) == ("Other" if other else None)

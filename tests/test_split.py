@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import read_jsonl, write_jsonl
 
-from prefit.train.cli import main as train
-from prefit.train.split import canonical_drug
+from prefit.cli.train import main as train
+from prefit.stages.train.split import canonical_drug
 
 
 def _rows():
@@ -58,7 +58,7 @@ def test_split_without_group_field(tmp_path):
     """Found by the -q pass: without --group-field every record is its own group (it crashed)."""
     from click.testing import CliRunner
 
-    from prefit.train.cli import main as train
+    from prefit.cli.train import main as train
 
     rows = [{"id": f"r{i}", "text": f"text number {i} about {lab}", "label": lab} for i, lab in enumerate(["a", "b"] * 20)]
     write_jsonl(tmp_path / "in.jsonl", rows)

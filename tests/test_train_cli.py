@@ -8,7 +8,7 @@ import torch
 from click.testing import CliRunner
 from conftest import write_jsonl
 
-from prefit.train.cli import main as train
+from prefit.cli.train import main as train
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +28,14 @@ def test_two_stage_end_to_end_with_packaged_encoder(separable, tmp_path):
     assert sum(map(sum, m["confusion_matrix"]["matrix"])) == 45
     assert [h["stage"] for h in m["history"]] == ["pre-finetune", "finetune"]
     assert m["history"][0]["trainable_parameters"] < m["history"][1]["trainable_parameters"]
-    cfg = json.loads((out / "config.json").read_text())
+    cfg = json.loads((out / "run.json").read_text())
     assert cfg["run"]["recipe"]["stage1_lr"] == 1e-3 and cfg["versions"]["torch"] and cfg["resolved_model"].endswith("model")
     assert cfg["stages"][0]["trainable"] == "top:1" and cfg["stages"][1]["trainable"] == "all"
     assert (out / "train.log").read_text().count("epoch") >= 5
     assert json.loads((out / "model" / "label_map.json").read_text())["labels"] == ["absorption", "excretion", "metabolism"]
     from transformers import AutoModelForSequenceClassification
 
-    reloaded = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    reloaded = AutoModelForSequenceClassification.from_pretrained(out / "model", variant="prefit")  # mean pooling: hf_layout.py
     assert reloaded.config.id2label == {0: "absorption", 1: "excretion", 2: "metabolism"}
     r = CliRunner().invoke(train, ["vanilla", "--train", str(separable["train"]), "--eval", str(separable["eval"]), "-o", str(out), *FAST])
     assert r.exit_code == 2 and "use --overwrite" in r.output
@@ -121,7 +121,7 @@ def test_recipe_paper_and_explicit_options(separable, tiny_bert, tmp_path):
                                      ("paper-mean", ["--recipe", "paper", "--pooling", "mean", "--lr", "3e-5"], 3e-5, "mean")):
         r = CliRunner().invoke(train, [*base, *extra, "-o", str(tmp_path / name)])
         assert r.exit_code == 0, r.output
-        cfg = json.loads((tmp_path / name / "config.json").read_text())
+        cfg = json.loads((tmp_path / name / "run.json").read_text())
         assert cfg["run"]["recipe"]["stage2_lr"] == lr and cfg["pooling"] == pooling
 
 
@@ -132,7 +132,7 @@ def test_two_stage_defaults_to_class_balanced_weights_and_paper_to_none(separabl
                                  ("explicit", ["--class-weights", "none"], "none"), ("paper-cb", ["--recipe", "paper", "--class-weights", "cb"], "cb")):
         r = CliRunner().invoke(train, [*base, *extra, "-o", str(tmp_path / name)])
         assert r.exit_code == 0, r.output
-        stages = json.loads((tmp_path / name / "config.json").read_text())["stages"]
+        stages = json.loads((tmp_path / name / "run.json").read_text())["stages"]
         assert [(s["name"], s["loss"]["weights"]) for s in stages] == [("pre-finetune", "none"), ("finetune", weights)], name
 
 
@@ -142,16 +142,16 @@ def test_config_reruns_a_run_and_refuses_other_options(tiny_bert, separable, tmp
                                    str(separable["eval"]), "-o", str(first), "--epochs", "1", "--lr", "3e-4", "--max-length", "32", "-q"])
     assert r.exit_code == 0, r.output
     again = tmp_path / "again"
-    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "config.json"), "-o", str(again), "-q"])
+    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "run.json"), "-o", str(again), "-q"])
     assert r.exit_code == 0, r.output
-    a, b = (json.loads((d / "config.json").read_text())["run"] for d in (first, again))
+    a, b = (json.loads((d / "run.json").read_text())["run"] for d in (first, again))
     assert {k: v for k, v in a.items() if k != "output"} == {k: v for k, v in b.items() if k != "output"}
     assert b["recipe"]["stage2_lr"] == 3e-4 and b["recipe"]["stage2_epochs"] == 1
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (first, again))
     assert m1["per_class"] == m2["per_class"]  # same settings, same seed, CPU: the same model
-    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "config.json"), "-o", str(tmp_path / "x"), "--lr", "1e-3"])
+    r = CliRunner().invoke(train, ["vanilla", "--config", str(first / "run.json"), "-o", str(tmp_path / "x"), "--lr", "1e-3"])
     assert r.exit_code == 2 and "--lr cannot be combined with it" in r.output
-    r = CliRunner().invoke(train, ["two-stage", "--config", str(first / "config.json"), "-o", str(tmp_path / "x")])
+    r = CliRunner().invoke(train, ["two-stage", "--config", str(first / "run.json"), "-o", str(tmp_path / "x")])
     assert r.exit_code == 2 and "is a vanilla run; use 'train vanilla --config" in r.output
 
 
@@ -173,9 +173,35 @@ def test_each_method_shows_only_its_options(method, shown, hidden):
 def test_version_on_every_script():
     from importlib.metadata import version
 
-    from prefit.augment.cli import main as aug
-    from prefit.serve_cli.cli import main as score
+    from prefit.cli.augment import main as aug
+    from prefit.cli.score import main as score
 
     for cmd, name in ((aug, "aug"), (train, "train"), (score, "score")):
         r = CliRunner().invoke(cmd, ["--version"], prog_name=name)
         assert r.exit_code == 0 and r.output == f"{name} (prefit) {version('prefit')}\n"
+
+
+@pytest.mark.parametrize("where, key, value, message", [
+    ("run", "max_length", "16", "field 'run.max_length': expected an integer, found \"16\""),
+    ("run", "max_length", 2, "field 'run.max_length': 2 is not in the range x>=8"),
+    ("recipe", "batch_size", 0, "field 'run.recipe.batch_size': 0 is not in the range x>=1"),
+    ("recipe", "stage2_epochs", -1, "field 'run.recipe.stage2_epochs': -1 is not in the range x>=0"),
+    ("run", "seed", "abc", "field 'run.seed': expected an integer, found \"abc\""),
+    ("run", "device", "tpu", "field 'run.device': 'tpu' is not one of 'auto', 'cpu', 'cuda'"),
+    ("run", "read", "all", "field 'run.read': 'all' is not one of 'first', 'windows'"),
+    ("run", "max_windows", 0, "field 'run.max_windows': 0 is not in the range x>=1"),
+])
+def test_a_tampered_config_is_refused_with_the_flags_rules_before_training(tmp_path, where, key, value, message):
+    """#37 item 21: values a flag refuses were accepted from --config (max_length "16", batch size
+    0, epochs -1, seed "abc", device "tpu"; read/max_windows checked only after training)."""
+    from dataclasses import asdict
+
+    from prefit.stages.train.run import RunConfig
+
+    raw = asdict(RunConfig(method="vanilla", train=str(tmp_path / "t.jsonl"), eval=None, output=str(tmp_path / "r")))
+    (raw if where == "run" else raw["recipe"])[key] = value
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps({"run": raw}))
+    r = CliRunner().invoke(train, ["vanilla", "--config", str(cfg), "-o", str(tmp_path / "out"), "-q"])
+    assert r.exit_code == 2 and r.output.startswith(f"Error: {cfg}: {message}"), r.output
+    assert len(r.output.splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from prefit.train.freeze import freeze_all_but_top, num_layers, trainable, trainable_mask
-from prefit.train.losses import (
+from prefit.stages.train.freeze import freeze_all_but_top, num_layers, trainable, trainable_mask
+from prefit.stages.train.losses import (
     ImbalanceLoss,
     LossSpec,
     effective_number_weights,
@@ -14,8 +14,8 @@ from prefit.train.losses import (
     ldam_loss,
     ldam_margins,
 )
-from prefit.train.metrics import classification_metrics, mean_sem
-from prefit.train.sam import SAM
+from prefit.stages.train.metrics import classification_metrics, mean_sem
+from prefit.stages.train.sam import SAM
 
 
 def test_effective_number_weights_by_hand():
@@ -114,9 +114,9 @@ def test_stage1_changes_only_top_stage2_changes_all(tiny_bert, separable):
     from transformers import AutoTokenizer
 
     from prefit.jsonl import Fields
-    from prefit.train.data import load_split
-    from prefit.train.loop import train_stage
-    from prefit.train.stages import Stage
+    from prefit.stages.train.data import load_split
+    from prefit.stages.train.loop import train_stage
+    from prefit.stages.train.recipes import Stage
 
     model = _tiny(tiny_bert)
     tok = AutoTokenizer.from_pretrained(tiny_bert)
@@ -166,7 +166,7 @@ def test_mean_sem():
 
 
 def test_results_table_shows_sem_only_with_two_or_more_seeds():
-    from prefit.train.compare import aggregate, markdown_table
+    from prefit.stages.train.compare import aggregate, markdown_table
 
     def run(x):
         return {"accuracy": x, "micro_f1": x, "macro_f1": x, "non_majority_micro_f1": x, "minority_mean_f1": x,
@@ -181,7 +181,7 @@ def test_results_table_shows_sem_only_with_two_or_more_seeds():
 def test_length_grouped_batches_cover_everything_once():
     import random
 
-    from prefit.train.data import length_grouped_batches
+    from prefit.stages.train.data import length_grouped_batches
 
     lengths = [random.Random(i).randint(3, 100) for i in range(100)]
     batches = length_grouped_batches(lengths, 8, random.Random(0), megabatch=4)
@@ -192,9 +192,9 @@ def test_length_grouped_batches_cover_everything_once():
 
 
 def test_recipe_defaults_live_in_one_place():
-    from prefit.train.cli import RECIPES
-    from prefit.train.run import RunConfig
-    from prefit.train.stages import RecipeOptions
+    from prefit.cli.train import RECIPES
+    from prefit.stages.train.recipes import RecipeOptions
+    from prefit.stages.train.run import RunConfig
 
     o, r = RecipeOptions(), RunConfig("vanilla", "t", "e", "o")
     assert RECIPES["prefit"] == {"stage2_lr": o.stage2_lr, "stage2_epochs": o.stage2_epochs, "pooling": r.pooling,
@@ -208,7 +208,7 @@ def test_indices_by_and_oversample():
     from collections import Counter
 
     from prefit.jsonl import Record, indices_by
-    from prefit.train.data import Split, oversample
+    from prefit.stages.train.data import Split, oversample
 
     assert indices_by(["b", "a", "b", "c", "b"]) == {"b": [0, 2, 4], "a": [1], "c": [3]}
     y = [0] * 6 + [1] * 2 + [2]
@@ -226,9 +226,9 @@ def test_class_weights_auto_resolve_per_method_and_reuse_compares_resolved_stage
     import json
     from dataclasses import asdict, replace
 
-    from prefit.train.compare import same_training
-    from prefit.train.run import RunConfig
-    from prefit.train.stages import RecipeOptions, recipe
+    from prefit.stages.train.compare import same_training
+    from prefit.stages.train.recipes import RecipeOptions, recipe
+    from prefit.stages.train.run import RunConfig
 
     o = RecipeOptions()
     assert o.loss.weights == "auto"
@@ -256,9 +256,9 @@ def test_reuse_requires_the_same_data_contents(tmp_path):
     import json
     from dataclasses import asdict
 
-    from prefit.train.compare import same_training
-    from prefit.train.run import RunConfig, data_fingerprints
-    from prefit.train.stages import recipe
+    from prefit.stages.train.compare import same_training
+    from prefit.stages.train.recipes import recipe
+    from prefit.stages.train.run import RunConfig, data_fingerprints
 
     (tmp_path / "t.jsonl").write_text('{"text": "a", "label": "Other"}\n')
     (tmp_path / "e.jsonl").write_text('{"text": "b", "label": "Other"}\n')

@@ -1,4 +1,4 @@
-"""Windowed reading (prefit.train.windows): a text longer than max_length is read as consecutive
+"""Windowed reading (prefit.model.windows): a text longer than max_length is read as consecutive
 windows whose logits are averaged; training evaluation, the PyTorch predictor and the ONNX scorer
 share it, and a run records both readings so that comparisons can reuse it for either."""
 
@@ -10,8 +10,8 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoTokenizer
 
-from prefit.models import resolve_encoder
-from prefit.train.windows import per_text, text_logits, window_ids
+from prefit.model.registry import resolve_encoder
+from prefit.model.windows import per_text, text_logits, window_ids
 
 LONG = ("Absorption of the drug is rapid and nearly complete after oral administration of the tablet. " * 12).strip()
 TEXTS = [LONG, "It is excreted in urine.", "", LONG[:300]]
@@ -35,6 +35,33 @@ def test_windows_cover_the_whole_text_and_the_first_is_plain_truncation(tok):
         assert seqs[owner.index(k)] == tok(text, truncation=True, max_length=32)["input_ids"]
     capped, capped_owner = window_ids(tok, TEXTS, 32, max_windows=2)
     assert capped_owner.count(0) == 2 and capped[:2] == mine[:2]
+
+
+
+def test_a_huge_text_is_tokenised_only_as_far_as_the_windows_read(tok, monkeypatch):
+    """#37 item 14: a 5 MB text peaked at 1 GB because all of it was tokenised before the window
+    cap. Now the tokenizer sees a prefix of a few KB, and the windows are exactly the full text's."""
+    import prefit.model.windows as W
+
+    huge = ("Renal clearance accounts for most of the elimination; " * 100_000)  # 5.5 MB
+    seen = []
+
+    class Spy:
+        pad_token_id = tok.pad_token_id
+
+        def __call__(self, text, **kw):
+            seen.append(max(map(len, text)) if isinstance(text, list) else len(text))
+            return tok(text, **kw)
+
+    for max_windows in (1, 4, 16):
+        seen.clear()
+        got, owner = window_ids(Spy(), [huge, "short"], 32, max_windows=max_windows)
+        assert max(seen) <= max_windows * 32 * W.CHARS_PER_TOKEN * 4 < len(huge) // 100
+        reference = tok(huge[:20_000], truncation=True, max_length=32, return_overflowing_tokens=True, stride=0)["input_ids"]
+        assert [s for s, k in zip(got, owner) if k == 0] == [list(x) for x in reference[:max_windows]]
+    whitespace = " " * 200_000 + LONG  # few tokens in many characters: the prefix grows until it has them
+    seqs, owner = window_ids(tok, [whitespace], 32, max_windows=3)
+    assert seqs == window_ids(tok, [LONG], 32, max_windows=3)[0]
 
 
 def test_per_text_takes_the_first_window_or_the_mean():
@@ -70,9 +97,9 @@ def test_text_logits_equal_each_window_scored_alone(tok):
 def test_a_run_records_both_readings_and_compare_reuses_it_for_either(tiny_bert, separable, tmp_path):
     from dataclasses import replace
 
-    from prefit.train.compare import _run_or_reuse
-    from prefit.train.run import RunConfig, metrics_for_reading
-    from prefit.train.stages import RecipeOptions
+    from prefit.stages.train.compare import _run_or_reuse
+    from prefit.stages.train.recipes import RecipeOptions
+    from prefit.stages.train.run import RunConfig, metrics_for_reading
 
     cfg = RunConfig("vanilla", str(separable["train"]), str(separable["eval"]), str(tmp_path / "run"), model=str(tiny_bert),
                     max_length=12, recipe=RecipeOptions(stage2_epochs=1), progress=False)
@@ -95,22 +122,22 @@ def test_a_run_records_both_readings_and_compare_reuses_it_for_either(tiny_bert,
 def test_score_and_export_read_as_the_run_was_evaluated(trained_run, tmp_path):
     """The fixture run (max length 64) reads PK paragraphs in windows: the PyTorch predictor and the
     ONNX export both average the windows, and their probabilities match the run's own reading."""
-    from prefit.export.scorer import Scorer
-    from prefit.serve_cli.predictors import load_predictor
-    from prefit.train.cli import main as train
+    from prefit.cli.train import main as train
+    from prefit.model.classifier import Classifier
+    from prefit.model.onnx import OnnxBackend
 
     lm = json.loads((trained_run / "model" / "label_map.json").read_text())
     assert lm["read"] == "windows"
     mixed = LONG + " " + "Most of the dose is excreted in urine unchanged, the rest in feces as metabolites. " * 12
     texts = [mixed, "It is excreted in urine."]
-    pred = load_predictor(trained_run, "cpu")
+    pred = Classifier.load(trained_run, "cpu").backend  # the PyTorch backend, to change its reading below
     assert (pred.read, pred.max_windows) == ("windows", 16)
     p_windows = pred.probabilities(texts)
     exp = tmp_path / "exp"
     r = CliRunner().invoke(train, ["export", str(trained_run), "-o", str(exp), "-q"])
     assert r.exit_code == 0, r.output
     assert json.loads((exp / "metadata.json").read_text())["read"] == "windows"
-    assert np.abs(Scorer(exp, "cpu", "fp32").probabilities(texts) - p_windows).max() < 1e-4
+    assert np.abs(OnnxBackend(exp, "cpu", "fp32").probabilities(texts) - p_windows).max() < 1e-4
     # The barely trained fixture model is nearly uniform; magnified logits show the readings apart.
     with torch.no_grad():
         pred.model.classifier.weight *= 1e3
@@ -124,7 +151,7 @@ def test_score_and_export_read_as_the_run_was_evaluated(trained_run, tmp_path):
 def test_a_config_recorded_before_windowed_reading_re_runs_with_the_first_reading(tmp_path):
     from dataclasses import asdict
 
-    from prefit.train.run import RunConfig, load_run_config
+    from prefit.stages.train.run import RunConfig, load_run_config
 
     new = asdict(RunConfig("vanilla", "t.jsonl", "e.jsonl", "o"))
     assert (new["read"], new["max_windows"]) == ("windows", 16)
@@ -136,7 +163,7 @@ def test_a_config_recorded_before_windowed_reading_re_runs_with_the_first_readin
 
 
 def test_read_options_on_the_command_line(tmp_path):
-    from prefit.train.cli import main as train
+    from prefit.cli.train import main as train
 
     for method in ("two-stage", "vanilla", "compare"):
         help_text = CliRunner().invoke(train, [method, "--help"]).output

@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import read_jsonl
 
-from prefit.train.run import RunConfig, run
-from prefit.train.stages import RecipeOptions
-from prefit.train.wise import WISE_GRID, interpolate
+from prefit.stages.train.recipes import RecipeOptions
+from prefit.stages.train.run import RunConfig, run
+from prefit.stages.train.wise import WISE_GRID, interpolate
 
 
 def test_interpolate_is_linear_on_floats_and_keeps_integer_buffers():
@@ -55,7 +55,7 @@ def test_a_wise_run_saves_the_interpolated_model_and_reports_every_alpha(tiny_be
     for k in mid:
         if mid[k].is_floating_point():
             torch.testing.assert_close(mid[k], (w0[k] + w1[k]) / 2, rtol=0, atol=1e-6)
-    cfg_json = json.loads((tmp_path / "alpha-0.5" / "config.json").read_text())
+    cfg_json = json.loads((tmp_path / "alpha-0.5" / "run.json").read_text())
     assert cfg_json["run"]["recipe"]["wise_alpha"] == 0.5
 
 
@@ -73,7 +73,7 @@ def test_tfidf_blend_is_saved_scored_and_exported(tiny_bert, separable, tmp_path
     import numpy as np
 
     import prefit
-    from prefit.train.blend import BLEND_GRID
+    from prefit.model.blend import BLEND_GRID
 
     cfg = RunConfig(method="vanilla", train=str(separable["train"]), eval=str(separable["eval"]), output=str(tmp_path / "plain"),
                     model=str(tiny_bert), seed=3, max_length=32, progress=False, recipe=RecipeOptions(stage2_epochs=1, batch_size=8))

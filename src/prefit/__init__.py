@@ -17,10 +17,6 @@ __all__ = ["InputError", "__version__", *_API]
 
 
 def __getattr__(name: str):
-    if name in ("train", "augment", "export"):  # the stage package, callable as the API function (_callable.py)
-        import importlib
-
-        return importlib.import_module(f"prefit.{name}")
     if name in _API:
         from prefit import api
 

@@ -20,49 +20,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from prefit.errors import InputError
-
-
-class Classifier:
-    """A saved prefit classifier — a training run, an ONNX export or a peer (TF-IDF / probe) — that
-    reads texts as it was evaluated (its pooling, windows) and returns labels or probabilities."""
-
-    def __init__(self, predictor) -> None:
-        self._predictor = predictor
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> Classifier:
-        from prefit.serve_cli.predictors import load_predictor
-
-        return cls(load_predictor(path, device))
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self._predictor.labels)
-
-    @property
-    def device(self) -> str:
-        return self._predictor.device
-
-    def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """(len(texts), len(labels)) probabilities, columns in `labels` order."""
-        return np.asarray(self._predictor.probabilities(_texts(texts), batch_size))
-
-    def predict(self, texts: list[str], batch_size: int = 32) -> list[str]:
-        p = self.predict_proba(texts, batch_size)
-        return [self.labels[i] for i in p.argmax(-1)] if len(p) else []
-
-
-def _texts(texts) -> list[str]:
-    if isinstance(texts, str):
-        raise InputError("texts: expected a list of strings, found one string (wrap it in a list)")
-    out = list(texts)
-    bad = next((i for i, t in enumerate(out) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise InputError(f"texts[{bad}]: expected a string, found {type(out[bad]).__name__}")
-    return out
+from prefit.model.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -85,8 +44,8 @@ def train(method: str, train: Any, eval: Any = None, *, output: str | Path, augm
     (max_length, model, pooling, read, device, ...) or RecipeOptions fields (stage2_lr,
     stage2_epochs, wise_alpha, batch_size, ...)."""
     from prefit.jsonl import Fields
-    from prefit.train.run import RunConfig, run
-    from prefit.train.stages import RecipeOptions
+    from prefit.stages.train.recipes import RecipeOptions
+    from prefit.stages.train.run import RunConfig, run
 
     run_keys = {f.name for f in fields(RunConfig)} - {"method", "train", "eval", "output", "augmented", "seed", "fields", "recipe",
                                                       "overwrite", "progress"}
@@ -159,16 +118,16 @@ def augment(input: str | Path, output: str | Path, *, method: str = "eda", varia
     """A class-balanced augmented corpus of `input` (originals included) in `output`; returns the job summary.
     method "eda" (nlpaug) or "backtranslate" (engine "bergamot" with the bundled en<->pt models, or
     "ctranslate2" with `models` = {pivot: (forward dir, backward dir)})."""
-    from prefit.augment.backtranslate import BackTranslationAugmenter
-    from prefit.augment.eda import EdaAugmenter, EdaOptions
-    from prefit.augment.job import JobOptions, run_job
+    from prefit.stages.augment.backtranslate import BackTranslationAugmenter
+    from prefit.stages.augment.eda import EdaAugmenter, EdaOptions
+    from prefit.stages.augment.job import JobOptions, run_job
 
     opts = JobOptions(seed=seed, overwrite=overwrite, progress=progress)
     if method == "eda":
         aug = EdaAugmenter(EdaOptions(), variants, opts.filters)
     elif method == "backtranslate":
         if engine == "bergamot":
-            from prefit.augment.bergamot import bergamot_dirs
+            from prefit.stages.augment.bergamot import bergamot_dirs
 
             dirs = {p: bergamot_dirs("en", p) for p in pivots}
         elif models:
@@ -183,7 +142,7 @@ def augment(input: str | Path, output: str | Path, *, method: str = "eda", varia
 
 def export(run_dir: str | Path, output: str | Path, *, int8: bool = False, fp16: bool = False, overwrite: bool = False) -> dict:
     """ONNX export of a transformer run (parity-checked), loadable by Optimum's ORTModelForSequenceClassification."""
-    from prefit.export.onnx_export import export as _export
+    from prefit.stages.export.onnx_export import export as _export
 
     return _export(run_dir, output, int8=int8, fp16=fp16, force=overwrite)
 
@@ -192,8 +151,8 @@ def score_labels(inputs: list[str | Path], output: str | Path, model: str | Path
     """DailyMed SPL labels (files, folders, zips) -> one JSONL record per pharmacokinetics paragraph,
     with `predicted_label` and `probabilities` from `model` ("builtin": the built-in ADME labeller,
     builtin.py; None: paragraphs and heading labels only). `options`: ScoreOptions fields."""
-    from prefit.serve_cli.job import ScoreOptions
-    from prefit.serve_cli.job import score_labels as _score
+    from prefit.stages.score.job import ScoreOptions
+    from prefit.stages.score.job import score_labels as _score
 
     if model == "builtin":
         from prefit.builtin import labeller_dir
@@ -205,7 +164,7 @@ def score_labels(inputs: list[str | Path], output: str | Path, model: str | Path
 
 def score_texts(inputs: list[str | Path], output: str | Path, model: str | Path, **options: Any):
     """Records files -> the same records with `predicted_label` and `probabilities`. `options`: ScoreOptions fields."""
-    from prefit.serve_cli.job import ScoreOptions
-    from prefit.serve_cli.job import score_texts as _score
+    from prefit.stages.score.job import ScoreOptions
+    from prefit.stages.score.job import score_texts as _score
 
     return _score(list(inputs), output, model, ScoreOptions(**options))

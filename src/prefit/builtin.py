@@ -72,14 +72,15 @@ def labeller_dir(*, build: bool = True, progress: bool = True, root: Path | None
 def _build(home: Path, progress: bool) -> None:
     from dataclasses import replace
 
-    from prefit.augment.balance import BalancePolicy
-    from prefit.augment.eda import EdaAugmenter, EdaOptions
-    from prefit.augment.job import JobOptions, run_job
-    from prefit.export.onnx_export import export
     from prefit.jsonl import write_json_atomic
-    from prefit.train.peers import PEERS
-    from prefit.train.run import RunConfig, run
-    from prefit.train.stages import RecipeOptions
+    from prefit.stages.augment.balance import BalancePolicy
+    from prefit.stages.augment.eda import EdaAugmenter, EdaOptions
+    from prefit.stages.augment.job import JobOptions, run_job
+    from prefit.stages.export.onnx_export import export
+    from prefit.stages.train.peers import PEERS
+    from prefit.stages.train.provenance import settings_file
+    from prefit.stages.train.recipes import RecipeOptions
+    from prefit.stages.train.run import RunConfig, run
 
     log.warning("building the built-in ADME labeller once (cached in %s)", home)
     train = home / "train.jsonl"
@@ -109,7 +110,7 @@ def _build(home: Path, progress: bool) -> None:
     card = {"name": "prefit built-in ADME labeller", "labels": json.loads((run_dir / "model" / "label_map.json").read_text())["labels"],
             "recipe": RECIPE, "data": {"file": f"prefit/{DATA}", "sha256": hashlib.sha256(data_bytes()).hexdigest(),
                                        "paragraphs": sum(1 for _ in train.open())},
-            "training": json.loads((run_dir / "config.json").read_text())["run"], "evaluation": "docs/adme-labeller.md"}
+            "training": json.loads(settings_file(run_dir).read_text())["run"], "evaluation": "docs/adme-labeller.md"}
     write_json_atomic(staged / "card.json", card)
     staged.replace(home / "export")
 

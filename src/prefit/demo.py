@@ -1,8 +1,8 @@
-"""The main job on embedded defaults: `./run demo` (python -m prefit.demo).
+"""The main job on embedded defaults, through the Python API: `./run demo` (python -m prefit.demo).
 
 From the 4-class 20 Newsgroups sample shipped in prefit/demo_data: hold out an eval split, build a
-step-imbalanced training set (two classes keep 20%), augment it to balance (`aug backtranslate`
-when PREFIT_MODELS_DIR holds en-de/de-en models, else `aug eda`, and it says which), then train
+step-imbalanced training set (two classes keep 20%), augment it to balance (back-translation
+when PREFIT_MODELS_DIR holds en-de/de-en models, else EDA, and it says which), then train
 vanilla and two-stage with the packaged all-MiniLM-L6-v2 and print per-class F1 side by side.
 Then the drug-label pipeline: the shipped ADME paragraph set (960 distinct PK paragraphs of 22
 drugs from real DailyMed labels, bench/make_demo_adme.py) is balanced with `aug eda`, `train
@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -32,17 +30,18 @@ SPL_SAMPLES = ("0b0be196-0c62-461c-94f4-9a35339b4501", "369f73b9-e032-4315-e063-
                "c6e131fe-e7df-4876-83f7-9156fc4e8228")  # drugs absent from demo_data/adme_paragraphs.jsonl
 
 
-def sh(*args: str) -> None:
-    print("$ " + " ".join(args), flush=True)
-    subprocess.run(args, check=True)
+def step(what: str) -> None:
+    print(f"\n== {what}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    import prefit
+    from prefit.stages.augment.imbalance import plan_imbalance, select
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="demo_out")
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
-    bindir = Path(sys.executable).parent
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -55,26 +54,27 @@ def main(argv: list[str] | None = None) -> int:
     for lab in sorted(by):
         evals += [rows[i] for i in by[lab][:30]]
         full += [rows[i] for i in by[lab][30:]]
-    for name, data in (("eval", evals), ("balanced", full)):
-        with open(out / f"{name}.jsonl", "w") as fh:
+    labels = [r["label"] for r in full]
+    plan = plan_imbalance({lab: labels.count(lab) for lab in sorted(set(labels))}, "step", 0.2, seed=1)
+    kept = [full[i] for i in select(labels, plan, seed=1)]
+    train, aug = out / "train.jsonl", out / "augmented.jsonl"
+    for path, data in ((out / "eval.jsonl", evals), (train, kept)):
+        with open(path, "w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in data)
-    train = out / "train.jsonl"
-    aug = out / "augmented.jsonl"
-    sh(str(bindir / "aug"), "imbalance", str(out / "balanced.jsonl"), "-o", str(train), "--kind", "step", "--ratio", "0.2",
-       "--seed", "1", "--overwrite")
+    step(f"step-imbalanced training set: {len(kept)} posts " + ", ".join(f"{lab} {n}" for lab, n in sorted(plan.keep.items())))
     models = os.environ.get("PREFIT_MODELS_DIR")
     if models and (Path(models) / "en-de" / "model.bin").exists() and (Path(models) / "de-en" / "model.bin").exists():
-        print(f"translation models found in {models}: augmenting with back-translation (pivot de)", flush=True)
-        sh(str(bindir / "aug"), "backtranslate", str(train), "-o", str(aug), "--pivot", "de", "--overwrite")
+        step(f"prefit.augment: back-translation through de (CTranslate2 models in {models})")
+        prefit.augment(train, aug, method="backtranslate", engine="ctranslate2",
+                       models={"de": (Path(models) / "en-de", Path(models) / "de-en")}, overwrite=True)
     else:
-        print("no translation models (set PREFIT_MODELS_DIR to a directory with en-de and de-en): augmenting with EDA", flush=True)
-        sh(str(bindir / "aug"), "eda", str(train), "-o", str(aug), "--overwrite")
-    common = ["--train", str(train), "--eval", str(out / "eval.jsonl"), "--seed", str(args.seed), "--overwrite", "-q"]
-    sh(str(bindir / "train"), "vanilla", *common, "-o", str(out / "run-vanilla"))
-    sh(str(bindir / "train"), "two-stage", *common, "--augmented", str(aug), "-o", str(out / "run-two-stage"))
+        step("prefit.augment: EDA (set PREFIT_MODELS_DIR to a directory with en-de and de-en for back-translation)")
+        prefit.augment(train, aug, method="eda", overwrite=True)
+    common = {"eval": out / "eval.jsonl", "seed": args.seed, "overwrite": True, "progress": False}
+    step("prefit.train: vanilla, then two-stage")
+    mv = prefit.train("vanilla", train, output=out / "run-vanilla", **common).metrics
+    mt = prefit.train("two-stage", train, augmented=aug, output=out / "run-two-stage", **common).metrics
 
-    mv = json.loads((out / "run-vanilla" / "metrics.json").read_text())
-    mt = json.loads((out / "run-two-stage" / "metrics.json").read_text())
     print(f"\nper-class F1 on {mv['n']} held-out posts (training size in brackets), seed {args.seed}")
     print(f"{'class':<28}{'vanilla':>9}{'two-stage':>11}")
     for lab, pc in mv["per_class"].items():
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("non_majority_micro_f1", "non-majority micro-F1")):
         print(f"{name:<28}{mv[key]:>9.3f}{mt[key]:>11.3f}")
     print("(one seed on a small sample: a smoke run of the pipeline, not evidence for either method)")
-    print(f"artefacts: {out}/train.jsonl, {aug}, {out}/run-vanilla/, {out}/run-two-stage/")
+    print(f"artefacts: {train}, {aug}, {out}/run-vanilla/, {out}/run-two-stage/")
 
-    # Part 2: drug labels. Train on the shipped ADME paragraphs of 23 drugs, export, and score the
+    # Part 2: drug labels. Train on the shipped ADME paragraphs of 22 drugs, export, and score the
     # sample labels of five other drugs; their heading-derived labels are the reference.
     d = out / "spl"
     d.mkdir(exist_ok=True)
@@ -92,17 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     train_p.write_text(files("prefit").joinpath("demo_data/adme_paragraphs.jsonl").read_text())
     spl = files("prefit").joinpath("demo_data/spl")
     samples = [str(spl.joinpath(f"{n}.xml")) for n in SPL_SAMPLES]
-    sh(str(bindir / "score"), *samples, "--extract-only", "-o", str(d / "unseen.jsonl"), "--overwrite", "-q")
+    step("prefit.score_labels(model=None): the sample labels' pharmacokinetics paragraphs and heading labels")
+    prefit.score_labels(samples, d / "unseen.jsonl", model=None, overwrite=True, progress=False)
     # A paragraph that no heading gives a topic has no reference label (null): scored, not evaluated.
     labelled = [x for x in (d / "unseen.jsonl").read_text().splitlines() if json.loads(x)["label"] is not None]
     (d / "unseen_labelled.jsonl").write_text("\n".join(labelled) + "\n")
-    sh(str(bindir / "aug"), "eda", str(train_p), "-o", str(d / "augmented.jsonl"), "--overwrite", "-q")
-    sh(str(bindir / "train"), "two-stage", "--train", str(train_p), "--augmented", str(d / "augmented.jsonl"),
-       "--eval", str(d / "unseen_labelled.jsonl"), "--max-length", "256", "--seed", str(args.seed), "--overwrite", "-q", "-o", str(d / "run"))
-    sh(str(bindir / "train"), "export", str(d / "run"), "-o", str(d / "export"), "--int8", "--overwrite")
-    sh(str(bindir / "score"), *samples, "--model", str(d / "export"), "-o", str(d / "scored.jsonl"), "--overwrite")
+    step("prefit.augment (EDA), prefit.train two-stage, prefit.export (int8), prefit.score_labels")
+    prefit.augment(train_p, d / "augmented.jsonl", method="eda", overwrite=True, progress=False)
+    prefit.train("two-stage", train_p, d / "unseen_labelled.jsonl", augmented=d / "augmented.jsonl", output=d / "run", max_length=256,
+                 seed=args.seed, overwrite=True, progress=False)
+    prefit.export(d / "run", d / "export", int8=True, overwrite=True)
+    prefit.score_labels(samples, d / "scored.jsonl", model=d / "export", overwrite=True, progress=False)
     scored = [json.loads(x) for x in (d / "scored.jsonl").read_text().splitlines()]
     print_adme_table(scored)
+    clf = prefit.Classifier.load(d / "export")
+    example = "Metformin is excreted unchanged in the urine and does not undergo hepatic metabolism."
+    print(f"\nprefit.Classifier.load({str(d / 'export')!r}).predict([{example!r}]) -> {clf.predict([example])}")
     print(f"artefacts: {d}/adme_paragraphs.jsonl, {d}/augmented.jsonl, {d}/run/, {d}/export/, {d}/scored.jsonl")
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s")
     return 0

@@ -1,5 +1,7 @@
-"""Scale-out on Ray Data: the heavy part of `aug` and `score` as `map_batches` over the same batch
-callables a single process uses, with the same output.
+"""Scale-out on Ray Data, generic: `map_chunks(rows, steps, opts)` runs a stage's batch callables
+(plain functions, or classes whose instances hold a loaded model: one per actor) over rows of
+chunks and yields the finished rows. The stages bring their own callables (augment/on_ray.py,
+score/on_ray.py): the same functions a single process uses, with the same output.
 
 Planning stays on the driver (the balancing plan and its chunks; the list of documents), and so
 does writing: each finished chunk comes back to the driver, which stores it atomically exactly as
@@ -13,12 +15,10 @@ Ray is imported only here, and only when `--ray` is given (`pip install prefit[r
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ def init(opts: RayOptions) -> dict:
     try:
         import ray
     except ImportError as e:
-        raise InputError("--ray needs Ray: pip install 'prefit[ray]'") from e
+        raise InputError("running on Ray needs Ray: pip install 'prefit[ray]'") from e
+    if opts.address != "local":
+        check_reachable(opts.address)
     if not ray.is_initialized():
         _quiet_ray()
         kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -56,7 +58,7 @@ def init(opts: RayOptions) -> dict:
             try:
                 ray.init(address=opts.address, **kw)
             except ConnectionError as e:
-                raise InputError(f"no Ray cluster at {opts.address!r} ({e}); start one with 'ray start --head' or use --ray local") from e
+                raise InputError(f"no Ray cluster at {opts.address!r} ({e}); start one with 'ray start --head' or use `ray=local`") from e
         import ray.data
 
         ctx = ray.data.DataContext.get_current()
@@ -66,9 +68,27 @@ def init(opts: RayOptions) -> dict:
     return ray.cluster_resources()
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A cluster address (HOST:PORT or ray://HOST:PORT) must accept a TCP connection within
+    `timeout` seconds: ray.init would otherwise retry for minutes with raw warnings. "auto" is
+    left to Ray, which answers at once when no cluster runs here."""
+    import socket
+
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"Ray address {address!r}: expected local, auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise InputError(f"no Ray cluster answers at {address!r} ({e.strerror or type(e).__name__}); start one with "
+                         "'ray start --head' or use `ray=local`") from None
+
+
 def _quiet_ray() -> None:
     """Ray's start-up and executor notes are not for a prefit user (-v shows them)."""
-    from prefit.cli_common import third_party_quiet
+    from prefit.logs import third_party_quiet
 
     if third_party_quiet():
         for name in ["ray"] + [n for n in logging.root.manager.loggerDict if n.startswith("ray.")]:
@@ -81,13 +101,13 @@ def _gpus(opts: RayOptions, resources: dict) -> float:
     return 1.0 if resources.get("GPU", 0) >= 1 else 0.0
 
 
-def _fault() -> tuple[str, str] | None:
+def fault() -> tuple[str, str] | None:
     """The driver's test-only fault switch, handed to the workers with their work."""
     key = os.environ.get(FAULT_ENV)
     return (key, os.environ.get("PREFIT_RAY_FAULT_DIR", "/tmp")) if key else None
 
 
-def _maybe_fail(fault: tuple[str, str] | None, key: str) -> None:
+def maybe_fail(fault: tuple[str, str] | None, key: str) -> None:
     """Die once at `key` when the fault switch names it, as a crashed worker would."""
     if fault is None or fault[0] != key:
         return
@@ -98,121 +118,30 @@ def _maybe_fail(fault: tuple[str, str] | None, key: str) -> None:
     os._exit(1)
 
 
-# --- aug: chunks of source draws ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One map_batches step: `fn` is a function over a batch (a Ray task) or a class (a pool of
+    actors: the constructor runs once per actor with `args`, e.g. to load a model)."""
 
-class AugmentChunks:
-    """Ray Data actor: holds the augmenter (it loads its models on first use, once per worker),
-    and turns rows {chunk, draws, seed} into {chunk, payload} with the generate() a single process calls."""
-
-    def __init__(self, augmenter: Any, records: list, fault=None) -> None:
-        self.augmenter = augmenter
-        self.records = records
-        self.fault = fault
-
-    def __call__(self, batch: dict) -> dict:
-        from prefit.augment.job import Draw
-
-        payloads = []
-        for ci, draws, seed in zip(batch["chunk"], batch["draws"], batch["seed"], strict=True):
-            _maybe_fail(self.fault, f"chunk-{int(ci)}")
-            cands, stats = self.augmenter.generate(self.records, [Draw(r, o) for r, o in json.loads(draws)], int(seed))
-            payloads.append(json.dumps({"candidates": [asdict(c) for c in cands], "stats": stats}))
-        return {"chunk": list(batch["chunk"]), "payload": payloads}
+    fn: Any
+    args: tuple = ()
+    kwargs: dict | None = None
+    gpus: bool = False  # actors of this step ask for the workers' GPUs
 
 
-def map_augment_chunks(augmenter: Any, records: list, todo: Iterable[tuple[int, list, int]],
-                       opts: RayOptions) -> Iterator[tuple[int, dict]]:
-    """(chunk index, payload) for every (index, draws, seed) in `todo`, computed on Ray, in the
-    order they finish."""
+def map_chunks(rows: list[dict], steps: list[Step], opts: RayOptions) -> Iterator[dict]:
+    """Each row (one chunk, JSON-able values only: never pickle) through `steps` on Ray, one row per
+    batch; finished rows in the order they finish."""
     resources = init(opts)
     import ray
 
-    rows = [{"chunk": ci, "draws": json.dumps([[d.record, d.occurrence] for d in draws]), "seed": seed} for ci, draws, seed in todo]
     if not rows:
         return
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-    ds = ds.map_batches(AugmentChunks, fn_constructor_args=(augmenter, records, _fault()), batch_size=1,
-                        concurrency=opts.workers, num_cpus=opts.cpus_per_worker, num_gpus=_gpus(opts, resources))
-    for row in ds.iter_rows():
-        yield int(row["chunk"]), json.loads(row["payload"])
-
-
-# --- score: chunks of documents or records ------------------------------------------------------
-
-def _encode_docs(docs: list[tuple[str, str, bytes]]) -> str:
-    """A chunk of (name, key, XML bytes) as JSON text for the workers: data only, never pickle."""
-    return json.dumps([[name, key, base64.b64encode(data).decode("ascii")] for name, key, data in docs])
-
-
-def _decode_docs(text: str) -> list[tuple[str, str, bytes]]:
-    return [(name, key, base64.b64decode(data)) for name, key, data in json.loads(text)]
-
-
-def _parse_chunks(batch: dict, include_tables: bool, fault=None) -> dict:
-    """Ray Data task: XML bytes -> paragraph records (serve_cli.job.extract_documents)."""
-    from prefit.serve_cli.job import extract_documents
-
-    results = []
-    for ci, docs in zip(batch["chunk"], batch["docs"], strict=True):
-        _maybe_fail(fault, f"parse-{int(ci)}")
-        results.append(json.dumps(extract_documents(_decode_docs(docs), include_tables)))
-    return {"chunk": list(batch["chunk"]), "result": results}
-
-
-class ScoreChunks:
-    """Ray Data actor: loads the model once (serve_cli.predictors.load_predictor), then adds
-    predictions to the rows of each chunk (serve_cli.job.add_predictions)."""
-
-    def __init__(self, model: str, device: str, text_field: str, batch_size: int, fault=None, threads: int = 0) -> None:
-        from prefit.serve_cli.predictors import load_predictor
-
-        self.fault = fault
-        self.predictor = load_predictor(model, device, threads)  # threads: this worker's share of the cores
-        self.text_field, self.batch_size = text_field, batch_size
-
-    def __call__(self, batch: dict) -> dict:
-        import time
-
-        from prefit.serve_cli.job import add_predictions
-
-        results = []
-        for ci, raw in zip(batch["chunk"], batch["result"], strict=True):
-            _maybe_fail(self.fault, f"score-{int(ci)}")
-            result = json.loads(raw)
-            t0 = time.perf_counter()
-            result["rows"] = add_predictions(self.predictor, result["rows"], self.text_field, self.batch_size)
-            result["model_seconds"] = time.perf_counter() - t0
-            results.append(json.dumps(result))
-        return {"chunk": list(batch["chunk"]), "result": results}
-
-
-def _score_dataset(ds, model, opts, text_field: str, resources: dict):
-    return ds.map_batches(ScoreChunks, fn_constructor_args=(str(model), opts.device, text_field, opts.batch_size, _fault(),
-                                                             max(1, round(opts.ray.cpus_per_worker))),
-                          batch_size=1,
-                          concurrency=opts.ray.workers, num_cpus=opts.ray.cpus_per_worker, num_gpus=_gpus(opts.ray, resources))
-
-
-def map_label_chunks(window: list[tuple[int, list]], model, opts) -> Iterator[tuple[int, dict]]:
-    """(chunk index, extract_documents result with predictions) for chunks of (name, key, bytes):
-    parsing as Ray tasks, scoring in a pool of actors that load the model once."""
-    resources = init(opts.ray)
-    import ray
-
-    ds = ray.data.from_items([{"chunk": ci, "docs": _encode_docs(docs)} for ci, docs in window], override_num_blocks=len(window))
-    ds = ds.map_batches(_parse_chunks, fn_kwargs={"include_tables": opts.include_tables, "fault": _fault()}, batch_size=1, num_cpus=opts.ray.cpus_per_worker)
-    if model is not None:
-        ds = _score_dataset(ds, model, opts, "text", resources)
-    for row in ds.iter_rows():
-        yield int(row["chunk"]), json.loads(row["result"])
-
-
-def map_text_chunks(window: list[tuple[int, list[dict]]], model, opts) -> Iterator[tuple[int, list[dict], float]]:
-    """(chunk index, records with predictions, model seconds) for chunks of records, on a pool of actors."""
-    resources = init(opts.ray)
-    import ray
-
-    ds = ray.data.from_items([{"chunk": ci, "result": json.dumps({"rows": rows})} for ci, rows in window], override_num_blocks=len(window))
-    for row in _score_dataset(ds, model, opts, opts.text_field, resources).iter_rows():
-        result = json.loads(row["result"])
-        yield int(row["chunk"]), result["rows"], result["model_seconds"]
+    for step in steps:
+        if isinstance(step.fn, type):
+            ds = ds.map_batches(step.fn, fn_constructor_args=step.args, batch_size=1, compute=ray.data.ActorPoolStrategy(size=opts.workers),
+                                num_cpus=opts.cpus_per_worker, num_gpus=_gpus(opts, resources) if step.gpus else 0)
+        else:
+            ds = ds.map_batches(step.fn, fn_kwargs=step.kwargs or {}, batch_size=1, num_cpus=opts.cpus_per_worker)
+    yield from ds.iter_rows()

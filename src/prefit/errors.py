@@ -1,8 +1,26 @@
-"""The one exception type for bad user input."""
+"""The one exception type for bad user input.
+
+A message names an option the way the Python API spells it, in backticks: `overwrite=True`,
+`pooling="cls"`. The command lines show the same option as their flag (`as_flags`): --overwrite,
+--pooling cls. One spelling in the library, the caller's spelling on screen.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+
+_OPTION = re.compile(r"`([a-z][a-z0-9_]*)=([^`]*)`")
+
+
+def as_flags(message: str) -> str:
+    """`name=True` -> --name; `name=value` -> --name value (quotes dropped; underscores -> dashes)."""
+
+    def flag(m: re.Match) -> str:
+        name, value = "--" + m.group(1).replace("_", "-"), m.group(2).strip("'\"")
+        return name if value == "True" else f"{name} {value}"
+
+    return _OPTION.sub(flag, message)
 
 
 class InputError(Exception):
@@ -27,7 +45,8 @@ class InputError(Exception):
         self.field = field
         super().__init__(self.format())
 
-    def format(self) -> str:
+    def format(self, flags: bool = False) -> str:
+        """FILE:LINE: field 'x': message; `flags`: options as command-line flags (as_flags)."""
         where = ""
         if self.file is not None:
             where = self.file
@@ -35,4 +54,4 @@ class InputError(Exception):
                 where += f":{self.line}"
             where += ": "
         field = f"field {self.field!r}: " if self.field else ""
-        return f"{where}{field}{self.message}"
+        return f"{where}{field}{as_flags(self.message) if flags else self.message}"

@@ -229,8 +229,30 @@ def validate_record(
             )
         if not label.strip():
             raise InputError("empty label", file=path, line=lineno, field=fields.label)
+    _check_writable(obj, path, lineno)
     rid = obj.get("id", lineno)
     return Record(id=str(rid), text=text, label=label, line=lineno, data=obj)
+
+
+def _check_writable(obj: dict[str, Any], path: str | os.PathLike, lineno: int) -> None:
+    """Every field must survive being written back as JSON (outputs carry the input's fields): a
+    lone surrogate ("\\ud800"), an infinite number, or Parquet's timestamps and bytes would
+    otherwise fail only when the output is written, after all the work."""
+    try:
+        dumps(obj).encode("utf-8")
+        return
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass
+    for k, v in obj.items():
+        try:
+            dumps(v).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("contains a lone surrogate (not valid Unicode text)", file=path, line=lineno, field=k) from None
+        except ValueError:
+            raise InputError("an infinite or NaN number (JSON has no such value)", file=path, line=lineno, field=k) from None
+        except TypeError:
+            raise InputError(f"a {type(v).__name__} value, which JSON cannot hold; convert the column to text or numbers",
+                             file=path, line=lineno, field=k) from None
 
 
 def read_records(path: str | os.PathLike, fields: Fields = Fields(), **kw: Any) -> list[Record]:

@@ -75,7 +75,7 @@ class ChunkStore:
             except (OSError, ValueError, AttributeError):
                 found = None  # unreadable: treated as absent
         if self.out_path.exists() and not overwrite and found != self.fp and not existing_output_ok:
-            raise InputError("output already exists; use --overwrite to replace it", file=self.out_path)
+            raise InputError("output already exists; use `overwrite=True` to replace it", file=self.out_path)
         if found is not None and found != self.fp and not overwrite:
             raise InputError(
                 "an unfinished run with different arguments or input is here "

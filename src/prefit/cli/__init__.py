@@ -1,0 +1,1 @@
+"""The console scripts `aug`, `train` and `score`: flags -> options -> library -> print."""

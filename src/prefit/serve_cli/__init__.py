@@ -1,1 +1,0 @@
-"""DailyMed SPL parsing and batch scoring with onnxruntime."""
