@@ -238,6 +238,43 @@ def test_models_convert_cli(copy_model_hf, tmp_path):
     assert bt.back_translate(["say full all"], "de")[0][0].text == "say full all"
 
 
+
+def test_models_convert_takes_a_marian_npz(copy_model_hf, models_dir, tmp_path):
+    """#35 item 6, the connected-machine path offline: a model as Marian saves it (.npz + YAML or
+    SentencePiece vocabulary, the layout of OPUS-MT's release zips and Firefox Translations' base
+    students) converts to CTranslate2 and translates exactly as the same weights converted from
+    the Hugging Face layout; an SSRU decoder is refused in one line that names the other engine."""
+    import numpy as np
+    import yaml
+    from toy_models import marian_npz_from_hf
+
+    npz = marian_npz_from_hf(copy_model_hf, tmp_path / "marian")
+    out = tmp_path / "from-npz"
+    r = CliRunner().invoke(aug, ["models", "convert", str(npz.parent), str(out), "-q"])  # .npz, vocab.yml, source/target.spm
+    assert r.exit_code == 0, r.output
+    assert {"model.bin", "source.spm", "target.spm", "config.json"} <= {p.name for p in out.iterdir()}
+    texts = ["say full all", "not IBM brings Branch", "hard problem degree those Tammy Has"]
+    ours = BackTranslator({"de": (out, out)}, DecodingOptions(mode="greedy")).back_translate(texts, "de")
+    ref = _bt(models_dir, mode="greedy").back_translate(texts, "de")
+    assert [v[0].text for v in ours] == [v[0].text for v in ref] == texts
+    # A YAML vocabulary without the SentencePiece models beside it: say which are missing.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in ("model.npz", "vocab.yml"):
+        (bare / f).write_bytes((npz.parent / f).read_bytes())
+    r = CliRunner().invoke(aug, ["models", "convert", str(bare), str(tmp_path / "y"), "-q"])
+    assert r.exit_code == 2 and "give the SentencePiece models too (--source-spm PATH, --target-spm PATH)" in r.output
+    # An SSRU decoder (Firefox Translations' tiny students) cannot be converted: one line, the other engine named.
+    weights = dict(np.load(npz))
+    cfg = yaml.safe_load(weights["special:model.yml"][:-1].tobytes())
+    weights["special:model.yml"] = np.frombuffer(yaml.safe_dump(cfg | {"transformer-decoder-autoreg": "rnn"}).encode() + b"\0", dtype=np.int8)
+    np.savez(tmp_path / "ssru.npz", **weights)
+    r = CliRunner().invoke(aug, ["models", "convert", str(tmp_path / "ssru.npz"), str(tmp_path / "x"), "--vocab", str(npz.parent / "vocab.yml"),
+                                 "--source-spm", str(npz.parent / "source.spm"), "--target-spm", str(npz.parent / "target.spm")])
+    assert r.exit_code == 2 and "--engine bergamot" in r.output and len(r.output.splitlines()) == 1, r.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_models_fetch_offline_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = CliRunner().invoke(aug, ["models", "fetch", "en-de", "--models-dir", str(tmp_path)])

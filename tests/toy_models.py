@@ -149,3 +149,53 @@ def _train_copy(model, sp, lines: Sequence[str], pad_id: int, steps: int) -> Non
     finally:
         torch.set_num_threads(threads)
     model.eval()
+
+
+def marian_npz_from_hf(hf_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write a Hugging Face Marian model as Marian itself saves it: model.npz (parameters named as
+    Marian names them, the config as "special:model.yml") and vocab.yml, beside source/target.spm.
+    The layout of OPUS-MT's release zips; the post-norm transformer CTranslate2's Marian converter takes."""
+    import numpy as np
+    import yaml
+    from transformers import MarianMTModel
+
+    hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = MarianMTModel.from_pretrained(hf_dir)
+    cfg, sd = model.config, {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    w: dict[str, np.ndarray] = {"Wemb": sd["model.shared.weight"], "decoder_ff_logit_out_b": sd["final_logits_bias"].reshape(1, -1)}
+
+    def linear(name: str, key: str) -> None:  # Marian stores W as (in, out), biases as (1, out)
+        prefix, suffix = name.rsplit("_", 1)
+        w[f"{prefix}_W{suffix}"] = sd[f"{key}.weight"].T.copy()
+        w[f"{prefix}_b{suffix}"] = sd[f"{key}.bias"].reshape(1, -1)
+
+    def norm(name: str, key: str) -> None:
+        w[f"{name}_ln_scale"], w[f"{name}_ln_bias"] = sd[f"{key}.weight"].reshape(1, -1), sd[f"{key}.bias"].reshape(1, -1)
+
+    for side, n in (("encoder", cfg.encoder_layers), ("decoder", cfg.decoder_layers)):
+        for i in range(n):
+            hf, mn = f"model.{side}.layers.{i}", f"{side}_l{i + 1}"
+            attns = [("self", "self_attn", "self_attn_layer_norm")] + ([("context", "encoder_attn", "encoder_attn_layer_norm")]
+                                                                       if side == "decoder" else [])
+            for mname, hname, lnname in attns:
+                for proj, letter in (("q_proj", "q"), ("k_proj", "k"), ("v_proj", "v"), ("out_proj", "o")):
+                    linear(f"{mn}_{mname}_{letter}", f"{hf}.{hname}.{proj}")
+                norm(f"{mn}_{mname}_Wo", f"{hf}.{lnname}")
+            linear(f"{mn}_ffn_1", f"{hf}.fc1")
+            linear(f"{mn}_ffn_2", f"{hf}.fc2")
+            norm(f"{mn}_ffn_ffn", f"{hf}.final_layer_norm")
+    config = {"type": "transformer", "enc-depth": cfg.encoder_layers, "dec-depth": cfg.decoder_layers,
+              "transformer-heads": cfg.encoder_attention_heads, "transformer-ffn-activation": cfg.activation_function,
+              "transformer-preprocess": "", "transformer-postprocess": "dan", "transformer-postprocess-emb": "d",
+              "transformer-decoder-autoreg": "self-attention", "transformer-no-projection": False,
+              "transformer-guided-alignment-layer": "last", "tied-embeddings-all": True, "dim-emb": cfg.d_model}
+    w["special:model.yml"] = np.frombuffer(yaml.safe_dump(config).encode() + b"\0", dtype=np.int8)
+    np.savez(out_dir / "model.npz", **w)
+    vocab = json.loads((hf_dir / "vocab.json").read_text())
+    with open(out_dir / "vocab.yml", "w", encoding="utf-8") as fh:
+        for tok, i in sorted(vocab.items(), key=lambda kv: kv[1]):
+            fh.write(f"{json.dumps(tok, ensure_ascii=False)}: {i}\n")
+    for f in ("source.spm", "target.spm"):
+        shutil.copy(hf_dir / f, out_dir / f)
+    return out_dir / "model.npz"

@@ -310,19 +310,35 @@ def models() -> None:
 
 
 @models.command("convert")
-@click.argument("hf_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--quantization", default="int8", show_default=True, help="int8, int8_float16, float16, float32 or none.")
+@click.option("--vocab", "vocabs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Marian .npz: its vocabulary (.yml or .spm), once if shared, else source then target [default: the "
+                   "vocab*.yml / vocab*.spm beside the .npz].")
+@click.option("--source-spm", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Marian .npz with .yml vocabularies: the source SentencePiece model [default: the .spm vocabulary].")
+@click.option("--target-spm", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @overwrite_option("Replace OUT_DIR if it exists.")
 @log_options
-def convert(hf_dir, out_dir, quantization, overwrite, quiet, verbose):
-    """Convert a Hugging Face Marian/OPUS-MT directory to CTranslate2 (copies source.spm/target.spm)."""
-    from prefit.stages.augment.convert import convert_marian
+def convert(source, out_dir, quantization, vocabs, source_spm, target_spm, overwrite, quiet, verbose):
+    """Convert a Marian model to CTranslate2: a Hugging Face Marian/OPUS-MT directory, or a Marian
+    .npz (or a folder holding one) with its vocabularies; the SentencePiece models are copied beside it."""
+    from prefit.stages.augment.convert import convert_marian, convert_marian_npz, marian_npz_files
 
     setup_logging(quiet, verbose)
-    convert_marian(hf_dir, out_dir, quantization=None if quantization == "none" else quantization, force=overwrite)
+    q = None if quantization == "none" else quantization
+    found = marian_npz_files(source)
+    if found is not None:
+        npz, beside = found
+        convert_marian_npz(npz, out_dir, vocabs=list(vocabs) or beside, source_spm=source_spm, target_spm=target_spm, quantization=q,
+                           force=overwrite)
+    elif source.is_file():
+        raise click.BadParameter("expected a Hugging Face Marian directory, a Marian .npz or a folder holding one", param_hint="SOURCE")
+    else:
+        convert_marian(source, out_dir, quantization=q, force=overwrite)
     if not quiet:
-        echo_err(f"converted {hf_dir} -> {out_dir}")
+        echo_err(f"converted {source} -> {out_dir}")
 
 
 @models.command("fetch")
