@@ -9,7 +9,12 @@ strategies of augment/bergamot.py) then `train compare --methods two-stage --see
 selection. The EDA twin, tfidf-lr, probe and vanilla are the fold's adme_cv runs (same folds,
 same seed, `aug eda --balance max`), so every difference is paired on the same test drugs.
 
-Resumable: finished runs' metrics.json/config.json go to bench/results/bt_vs_eda_runs/ as they end.
+Rows computed from the runs' stored test probabilities (metrics.json eval_proba), with settings
+fixed before these runs: "--tfidf-weight 0.75" is the built-in labeller's blend (bench/adme_cv.py
+chose it on inner validation splits with EDA), p = 0.25 * two-stage + 0.75 * tfidf-lr; "ens" is
+the equal-weight mean of two-stage, probe and tfidf-lr (adme_cv.py's pre-declared ensemble).
+
+Resumable: finished runs' metrics.json/run.json go to bench/results/bt_vs_eda_runs/ as they end.
 Writes bench/results/bt_vs_eda.json: summary[augmentation][metric] = {mean, sem} (ADME grouped),
 adme.summary/paired/per_fold for every row, and the augmentation's own report per fold.
 
@@ -55,6 +60,34 @@ def fold_runs(d: Path, store: Path, bindir: Path, trainable: bool) -> dict[str, 
     return out
 
 
+def _proba(run: dict):
+    import numpy as np
+
+    return np.asarray(run["readings"][run["read"]]["eval_proba"] if "readings" in run else run["eval_proba"])
+
+
+def derived(d: Path, runs: dict[str, dict]) -> dict[str, dict]:
+    """The blend and ensemble rows of the fold, from the runs' stored test probabilities."""
+    from prefit.stages.train.metrics import classification_metrics
+
+    out = {}
+    if "tfidf-lr" not in runs:
+        return out
+    labels = list(runs["tfidf-lr"]["per_class"])
+    counts = [runs["tfidf-lr"]["per_class"][lab]["train_count"] for lab in labels]
+    y = [labels.index(json.loads(x)["label"]) for x in (d / "test.jsonl").read_text().splitlines()]
+    for aug in ("backtranslate", "eda"):
+        ts = runs.get(f"two-stage, {aug}")
+        if ts is None:
+            continue
+        blend = 0.25 * _proba(ts) + 0.75 * _proba(runs["tfidf-lr"])
+        out[f"two-stage, {aug} --tfidf-weight 0.75"] = {"n": ts["n"], **classification_metrics(y, blend.argmax(-1).tolist(), labels, counts)}
+        if "probe" in runs:
+            ens = (_proba(ts) + _proba(runs["probe"]) + _proba(runs["tfidf-lr"])) / 3
+            out[f"ens: two-stage ({aug}) + probe + tfidf-lr"] = {"n": ts["n"], **classification_metrics(y, ens.argmax(-1).tolist(), labels, counts)}
+    return out
+
+
 def main() -> None:
     from prefit.stages.train.cv import paired as pair
     from prefit.stages.train.metrics import mean_sem
@@ -64,22 +97,25 @@ def main() -> None:
     ap.add_argument("--only-folds", default=None)
     ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new fold after this long.")
     ap.add_argument("--work", default=str(RESULTS / "adme_cv_work"))
+    ap.add_argument("--bin", default=None, help="Folder of the aug/train commands to run [default: beside this Python].")
     ap.add_argument("--tabulate-only", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    bindir = Path(sys.executable).parent
+    bindir = Path(args.bin) if args.bin else Path(sys.executable).parent
     folds = sorted((Path(args.work) / f"folds-{args.folds}").glob("fold-*"), key=lambda p: int(p.name.split("-")[1]))
     if len(folds) != args.folds:
         sys.exit(f"run bench/adme_cv.py --folds {args.folds} first: {len(folds)} fold folders under {args.work}")
     store = RESULTS / "bt_vs_eda_runs" / "adme" / f"folds-{args.folds}"
     only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
-    rows = ("two-stage, backtranslate", "two-stage, eda", *PEERS)
+    rows = ("two-stage, backtranslate", "two-stage, eda", *PEERS, *(f"two-stage, {a} --tfidf-weight 0.75" for a in ("backtranslate", "eda")),
+            *(f"ens: two-stage ({a}) + probe + tfidf-lr" for a in ("backtranslate", "eda")))
     per_fold: dict[str, list] = {m: [None] * len(folds) for m in rows}
     aug = [None] * len(folds)
     for k, d in enumerate(folds):
         trainable = not args.tabulate_only and (only is None or k in only) and not (
             args.budget_minutes and time.perf_counter() - t0 > args.budget_minutes * 60)
-        for m, r in fold_runs(d, store, bindir, trainable).items():
+        runs = fold_runs(d, store, bindir, trainable)
+        for m, r in (runs | derived(d, runs)).items():
             per_fold[m][k] = r
         s = store / d.name / "augmented-bt.summary.json"
         if s.exists():
