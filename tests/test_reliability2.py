@@ -393,3 +393,33 @@ def test_aug_frictions_output_name_short_classes_under_q_and_help(imbalanced_jso
     eda_help = CliRunner().invoke(aug, ["eda", "--help"]).output
     assert "pivot" not in eda_help and "translation" not in eda_help
     assert "per pivot" in CliRunner().invoke(aug, ["backtranslate", "--help"]).output
+
+
+def test_label_memory_is_bounded_by_chunk_not_by_data(tmp_path, monkeypatch):
+    """Item 12: a chunk held 32 documents whatever their size (8 x 31 MiB members -> 936 MB) and one
+    XML could be 256 MiB (3.4 GB once parsed). Now a label XML over 32 MiB is reported, not read
+    (real labels are under 1 MB), and a chunk also closes at `chunk_bytes` of XML."""
+    import shutil
+
+    import prefit.stages.score.job as job
+    from prefit.stages.score.job import ScoreOptions, score_labels
+
+    d = tmp_path / "labels"
+    d.mkdir()
+    for f in sorted(SPL_DIR.glob("*.xml")):
+        shutil.copy(f, d / f.name)
+    sizes = {f.name: f.stat().st_size for f in d.glob("*.xml")}
+    seen = []
+    real = job.extract_documents
+    monkeypatch.setattr(job, "extract_documents", lambda docs, tables=False: seen.append([len(x) for _, _, x in docs]) or real(docs, tables))
+    cap = sorted(sizes.values())[-2]  # every chunk but single big documents stays under this
+    plain = score_labels([d], tmp_path / "a.jsonl", None, ScoreOptions(progress=False))
+    bounded = score_labels([d], tmp_path / "b.jsonl", None, ScoreOptions(progress=False, chunk_bytes=cap))
+    assert len(seen[0]) == len(sizes) and len(seen) > 2  # one chunk before; several now
+    assert all(sum(c) - c[-1] < cap for c in seen[1:])  # a chunk closes as soon as it reaches the budget
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes() and plain.new == bounded.new
+    from prefit.spl.inputs import ArchiveLimits
+
+    big = max(sizes, key=sizes.get)
+    s = score_labels([d], tmp_path / "c.jsonl", None, ScoreOptions(progress=False, limits=ArchiveLimits(max_xml_bytes=sizes[big] - 1)))
+    assert s.failed == [(str(d / big), f"file is {sizes[big]:,} bytes, over the {sizes[big] - 1:,}-byte limit")]

@@ -255,7 +255,7 @@ def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
 
     z = _zip(tmp_path / "a.zip", {"ok.xml": b"<document/>", "big.xml": b"x" * (2 << 20)})
     srcs = [(s.name, s.read()) if isinstance(s, SplSource) else s  # read each while its archive is open
-            for s in iter_sources([z], ArchiveLimits(max_member_bytes=1 << 20, max_ratio=1e9))]
+            for s in iter_sources([z], ArchiveLimits(max_xml_bytes=1 << 20, max_ratio=1e9))]
     assert srcs[0][0] == f"{z}!big.xml" and srcs[0][1].startswith("member declares 2,097,152 bytes")
     assert srcs[1] == (f"{z}!ok.xml", b"<document/>")
     # A header that understates the size passes the check, but reading it fails as OSError
@@ -266,7 +266,7 @@ def test_archive_member_inflating_past_its_declared_size_is_stopped(tmp_path):
         info = zf.getinfo("big.xml")
         info.file_size = 10
         with pytest.raises(OSError):
-            SplSource("a.zip!big.xml", z, lambda: _read_member(zf, info, ArchiveLimits(max_member_bytes=1 << 20))).read()
+            SplSource("a.zip!big.xml", z, lambda: _read_member(zf, info, ArchiveLimits(max_xml_bytes=1 << 20))).read()
 
 
 def test_ingredient_subheadings_keep_the_adme_heading_above_them(tmp_path):

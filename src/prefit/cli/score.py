@@ -23,8 +23,10 @@ from prefit.cli.common import PrefitCommand, echo_err, log_options, overwrite_op
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None,
               help="Documents (labels) or records (texts) per resumable chunk [default: 32 labels, 1024 records].")
 @click.option("--include-tables", is_flag=True, help="Labels: keep tables, as text.")
+@click.option("--max-xml-mb", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Refuse (and report) a label XML larger than this; real labels are under 1 MB.")
 @click.option("--max-member-mb", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Labels: refuse an XML file or archive member that inflates past this size.")
+              help="Labels: refuse a nested archive (DailyMed: label + images) that inflates past this size.")
 @click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
               help="Parse and score on Ray: 'local' (the default when the flag has no value) starts Ray here, 'auto' joins the "
                    "running cluster, or a cluster address. Without it Ray is not imported.")
@@ -33,7 +35,7 @@ from prefit.cli.common import PrefitCommand, echo_err, log_options, overwrite_op
 @click.option("--ray-gpus-per-worker", type=click.FloatRange(min=0), default=None, help="[default: 1 when the cluster has GPUs, else 0]")
 @overwrite_option("Start over instead of adding to OUT (labels) or resuming an unfinished run.")
 @log_options
-def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, ray_address,
+def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, max_xml_mb, ray_address,
          ray_workers, ray_cpus_per_worker, ray_gpus_per_worker, overwrite, quiet, verbose):
     """Score INPUTS with a prefit model, writing finished work as it goes (a re-run resumes).
 
@@ -71,7 +73,7 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
 
         ray = RayOptions(ray_address, ray_workers, ray_cpus_per_worker, ray_gpus_per_worker)
     opts = ScoreOptions(device=device, batch_size=batch_size, include_tables=include_tables, chunk=chunk_size or (1024 if texts else 32),
-                        text_field=text_field, overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20),
+                        text_field=text_field, overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20, max_xml_bytes=max_xml_mb << 20),
                         ray=ray)
     try:
         s = (score_texts if texts else score_labels)(list(inputs), output, model, opts)

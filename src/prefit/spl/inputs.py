@@ -21,7 +21,9 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    max_member_bytes: int = 256 * MiB  # uncompressed size of one XML file or nested archive
+    max_member_bytes: int = 256 * MiB  # uncompressed size of a nested archive (DailyMed's hold the label's images too)
+    max_xml_bytes: int = 32 * MiB  # one label's XML: the largest of 713 real prescription labels is 0.4 MB; lxml's tree of a
+    # document takes about ten times its size, so this bounds a document's memory, whatever the archive declares
     max_ratio: float = 200.0  # uncompressed / compressed, checked for members over 1 MiB
     max_depth: int = 3  # archives inside archives, the outermost counting as 1
     max_members: int = 1_000_000  # entries of one archive
@@ -45,20 +47,26 @@ class _TooLarge(OSError):
     pass
 
 
+def _cap(name: str, limits: ArchiveLimits) -> int:
+    return limits.max_xml_bytes if name.lower().endswith(".xml") else limits.max_member_bytes
+
+
 def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ArchiveLimits) -> bytes:
-    out, left = [], limits.max_member_bytes
+    cap = _cap(info.filename, limits)
+    out, left = bytearray(), cap
     with z.open(info) as fh:
         while chunk := fh.read(min(MiB, left + 1)):
             left -= len(chunk)
             if left < 0:
-                raise _TooLarge(f"member inflates past the {limits.max_member_bytes:,}-byte limit")
-            out.append(chunk)
-    return b"".join(out)
+                raise _TooLarge(f"member inflates past the {cap:,}-byte limit")
+            out += chunk
+    return bytes(out)
 
 
 def _check_member(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
-    if info.file_size > limits.max_member_bytes:
-        return f"member declares {info.file_size:,} bytes, over the {limits.max_member_bytes:,}-byte limit"
+    cap = _cap(info.filename, limits)
+    if info.file_size > cap:
+        return f"member declares {info.file_size:,} bytes, over the {cap:,}-byte limit"
     if info.file_size > MiB and info.file_size > limits.max_ratio * max(info.compress_size, 1):
         return f"member compression ratio {info.file_size / max(info.compress_size, 1):.0f}:1 exceeds {limits.max_ratio:.0f}:1"
     return None
@@ -123,7 +131,7 @@ def iter_sources(inputs: list[str | Path], limits: ArchiveLimits = ArchiveLimits
                     yield from _iter_zip(z, str(p), p, 1, limits)
                 except (zipfile.BadZipFile, OSError, EOFError) as e:
                     yield str(p), f"archive became unreadable ({e})"
-        elif p.stat().st_size > limits.max_member_bytes:
-            yield str(p), f"file is {p.stat().st_size:,} bytes, over the {limits.max_member_bytes:,}-byte limit"
+        elif p.stat().st_size > limits.max_xml_bytes:
+            yield str(p), f"file is {p.stat().st_size:,} bytes, over the {limits.max_xml_bytes:,}-byte limit"
         else:
             yield SplSource(str(p), p)

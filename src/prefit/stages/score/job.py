@@ -42,6 +42,7 @@ class ScoreOptions:
     batch_size: int = 32
     include_tables: bool = False
     chunk: int = 32  # documents (labels) or records (texts) per resumable chunk
+    chunk_bytes: int = 64 << 20  # labels: a chunk also closes at this much XML, so memory is bounded by chunk, not by data
     text_field: str = "text"
     overwrite: bool = False
     progress: bool = True
@@ -286,9 +287,11 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
 
     docs: list[tuple[str, str, bytes]] = []
     seen_now: set[str] = set()
+    held = 0  # XML bytes in `docs`
 
     def flush() -> None:
-        nonlocal next_chunk
+        nonlocal next_chunk, held
+        held = 0
         if docs:
             if opts.ray is None:
                 run_one(next_chunk, list(docs))
@@ -315,7 +318,8 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
             continue
         seen_now.add(key)
         docs.append((src.name, key, data))
-        if len(docs) >= opts.chunk:
+        held += len(data)
+        if len(docs) >= opts.chunk or held >= opts.chunk_bytes:
             flush()
     flush()
     if window:
