@@ -423,3 +423,26 @@ def test_label_memory_is_bounded_by_chunk_not_by_data(tmp_path, monkeypatch):
     big = max(sizes, key=sizes.get)
     s = score_labels([d], tmp_path / "c.jsonl", None, ScoreOptions(progress=False, limits=ArchiveLimits(max_xml_bytes=sizes[big] - 1)))
     assert s.failed == [(str(d / big), f"file is {sizes[big]:,} bytes, over the {sizes[big] - 1:,}-byte limit")]
+
+
+def test_score_writes_parquet_and_stdout(trained_run, tmp_path):
+    """Item 30: `score` wrote only JSONL and CSV. Parquet (probabilities as a struct per label, a
+    resumed run adds to it) and `-o -` (JSON Lines on stdout) now too."""
+    import pyarrow.parquet as pq
+
+    from prefit.cli.score import main as score
+
+    files = sorted(SPL_DIR.glob("*.xml"))
+    ref = tmp_path / "ref.jsonl"
+    assert CliRunner().invoke(score, [*map(str, files), "--model", str(trained_run), "-o", str(ref), "-q"]).exit_code == 0
+    expected = [json.loads(x) for x in ref.read_text().splitlines()]
+    out = tmp_path / "out.parquet"
+    assert CliRunner().invoke(score, [str(files[0]), "--model", str(trained_run), "-o", str(out), "-q"]).exit_code == 0
+    r = CliRunner().invoke(score, [*map(str, files), "--model", str(trained_run), "-o", str(out), "-q"])  # adds the others
+    assert r.exit_code == 0, r.output
+    rows = pq.read_table(out).to_pylist()
+    key = lambda x: (x["source"], x["paragraph_index"])  # noqa: E731
+    assert sorted(rows, key=key) == sorted(expected, key=key)
+    assert set(pq.read_table(out).schema.field("probabilities").type.names) == set(expected[0]["probabilities"])
+    r = CliRunner().invoke(score, [*map(str, files), "--model", str(trained_run), "-o", "-", "-q"])
+    assert r.exit_code == 0 and [json.loads(x) for x in r.stdout.splitlines()] == expected

@@ -12,7 +12,8 @@ from prefit.cli.common import PrefitCommand, echo_err, log_options, overwrite_op
 
 @click.command(cls=PrefitCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.jsonl or OUT.csv.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), required=True,
+              help="OUT.jsonl, OUT.csv or OUT.parquet; '-': JSON Lines on stdout (no resume).")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="An export directory ('train export'; onnxruntime) or a run directory (PyTorch, or a tfidf-lr/probe peer) "
                    "[default for labels: the built-in ADME labeller, built and cached on first use].")
@@ -75,10 +76,25 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
     opts = ScoreOptions(device=device, batch_size=batch_size, include_tables=include_tables, chunk=chunk_size or (1024 if texts else 32),
                         text_field=text_field, overwrite=overwrite, progress=not quiet, limits=ArchiveLimits(max_member_bytes=max_member_mb << 20, max_xml_bytes=max_xml_mb << 20),
                         ray=ray)
+    to_stdout = str(output) == "-"
+    if to_stdout:  # scored into a private folder, then streamed: stdout cannot be resumed or appended to
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="prefit-score-")
+        output = Path(tmp.name) / "out.jsonl"
     try:
         s = (score_texts if texts else score_labels)(list(inputs), output, model, opts)
     except RuntimeError as e:  # e.g. --device cuda without a GPU
         raise click.ClickException(str(e)) from e
+    if to_stdout:
+        import shutil
+        import sys
+
+        with open(output, "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
+        sys.stdout.flush()
+        tmp.cleanup()
+        output = "-"
     if model is not None and s.scored and not quiet:
         what = "texts" if texts else "paragraphs"
         where = f"with {s.variant} on {s.device}" if ray is None else f"on Ray ({ray_workers} workers)"

@@ -75,13 +75,26 @@ _JSON_COLUMNS = ("section_path", "generic_names")
 PROB_PREFIX = "prob_"  # CSV: one probability column per label
 
 
+OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
+
+
 def check_output_name(out: Path) -> None:
-    if out.suffix not in (".jsonl", ".csv"):
-        raise InputError(f"the output must end in .jsonl or .csv, found {out.name!r}", file=out)
+    if out.suffix not in OUTPUT_FORMATS:
+        raise InputError(f"the output must end in {', '.join(OUTPUT_FORMATS)}, found {out.name!r}", file=out)
 
 
 def read_rows(out: Path) -> Iterator[dict]:
-    """Rows of an existing OUT (JSONL, or CSV as `score` writes it); InputError on a damaged file."""
+    """Rows of an existing OUT (JSONL, or CSV / Parquet as `score` writes them); InputError on a damaged file."""
+    if out.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(out).iter_batches(batch_size=4096):
+                yield from batch.to_pylist()
+        except Exception as e:  # pyarrow raises ArrowInvalid / OSError for damaged files
+            raise InputError(f"the existing output is damaged ({type(e).__name__}: {e}); use `overwrite=True` to start over",
+                             file=out) from e
+        return
     if out.suffix == ".csv":
         try:
             with open(out, newline="", encoding="utf-8") as fh:
@@ -113,16 +126,19 @@ def read_rows(out: Path) -> Iterator[dict]:
             yield row
 
 
-def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None, *, as_csv: bool | None = None) -> int:
-    """`as_csv`: the format, when OUT's name does not say it (default: by its suffix). In CSV the
+def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None, *, fmt: str | None = None) -> int:
+    """`fmt`: jsonl, csv or parquet, when OUT's name does not say it (default: by its suffix). In CSV the
     probabilities are one column per label, `prob_<label>` (the labels of the first scored row:
     one output holds one model's predictions); lists are JSON text."""
     import itertools
 
     n = 0
     rows = iter(rows)
+    fmt = fmt or out.suffix.lstrip(".")
+    if fmt == "parquet":
+        return _write_parquet(out, rows, columns or PARAGRAPH_COLUMNS)
     with atomic_write(out) as fh:
-        if (out.suffix == ".csv") if as_csv is None else as_csv:
+        if fmt == "csv":
             first = next(rows, None)
             fieldnames = list(columns or PARAGRAPH_COLUMNS)
             labels = list(first.get("probabilities") or {}) if first else []
@@ -140,6 +156,36 @@ def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None
             for r in rows:
                 fh.write(dumps(r) + "\n")
                 n += 1
+    return n
+
+
+def _write_parquet(out: Path, rows: Iterable[dict], columns: list[str], batch: int = 4096) -> int:
+    """Parquet in row groups of `batch` rows (memory bounded by the batch); probabilities as a
+    struct of one float per label, lists as lists, missing values as nulls."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n, writer, schema = 0, None, None
+    with atomic_write(out, "wb") as fh:
+        buf: list[dict] = []
+
+        def flush() -> None:
+            nonlocal writer, schema
+            table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in buf], schema=schema)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(fh, schema)
+            writer.write_table(table)
+            buf.clear()
+
+        for r in rows:
+            buf.append(r)
+            n += 1
+            if len(buf) >= batch:
+                flush()
+        if buf or writer is None:
+            flush()
+        writer.close()
     return n
 
 
@@ -230,7 +276,7 @@ def commit_output(out: Path, rows: Iterable[dict], state: dict, columns: list[st
     import os
 
     staged = out.with_name(f".{out.name}.commit.tmp")
-    n = write_rows(staged, rows, columns, as_csv=out.suffix == ".csv")
+    n = write_rows(staged, rows, columns, fmt=out.suffix.lstrip("."))
     write_json_atomic(state_path(out), {**state, "output_sha256": file_sha256(staged),
                                         "previous": {"output_sha256": file_sha256(out), "done": state.get("previous_done", [])}})
     os.replace(staged, out)
@@ -420,7 +466,7 @@ def score_texts(inputs: list[str | Path], out: str | Path, model: str | Path, op
                 yield from store.get(i)["rows"]
 
         columns = None
-        if out.suffix == ".csv":
+        if out.suffix in (".csv", ".parquet"):
             columns = list(dict.fromkeys(k for row in rows() for k in row))
         summary.rows = write_rows(out, rows(), columns)
         store.cleanup()
