@@ -276,6 +276,10 @@ class BackTranslationAugmenter:
             self._bt = make_back_translator(self.engine_name, self.model_dirs, self.decoding, self.engine, self.threads)
         return self._bt
 
+    def prepare(self) -> None:
+        """Load the translation models now, so that the progress bar times translation only."""
+        _ = self.bt
+
     def __getstate__(self) -> dict:
         return self.__dict__ | {"_bt": None}  # a worker loads the models itself
 

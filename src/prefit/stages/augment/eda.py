@@ -105,6 +105,10 @@ class EdaAugmenter:
             self._eda = Eda(self.opts)
         return self._eda
 
+    def prepare(self) -> None:
+        """Load WordNet now (seconds), so that the progress bar times augmentation only."""
+        _ = self.eda
+
     def __getstate__(self) -> dict:
         return self.__dict__ | {"_eda": None}
 

@@ -182,6 +182,8 @@ def _run_locked(inp: Path, out: Path, records: list[Record], augmenter: Augmente
     }
     store = ChunkStore(out, settings, overwrite=opts.overwrite)
     done_before = store.done()
+    if opts.ray is None and len(done_before) < len(chunks) and hasattr(augmenter, "prepare"):
+        augmenter.prepare()  # models or WordNet load before the bar starts: its rate is the augmentation's
     bar = tqdm(total=len(draws), unit="src", desc=augmenter.name, disable=not opts.progress)
     bar.update(sum(len(chunks[ci]) for ci in done_before if ci < len(chunks)))
     todo = [(ci, chunk, chunk_seed(opts.seed, ci)) for ci, chunk in enumerate(chunks) if ci not in done_before]
