@@ -462,3 +462,15 @@ def test_models_load_before_the_progress_bar_starts(imbalanced_jsonl, tmp_path, 
     monkeypatch.setattr(aug_, "generate", lambda *a, **k: calls.append("generate") or real(*a, **k))
     run_job(imbalanced_jsonl, tmp_path / "o.jsonl", aug_, JobOptions(progress=False))
     assert calls[0] == "prepare" and calls.count("prepare") == 1 and "generate" in calls
+
+
+def test_spl_scoring_has_its_own_progress_bar(trained_run, tmp_path):
+    """Item 30: the scoring phase of an SPL job had no progress bar (the documents' bar had ended)."""
+    from prefit.cli.score import main as score
+
+    f = SPL_DIR / "c6e131fe-e7df-4876-83f7-9156fc4e8228.xml"
+    r = CliRunner().invoke(score, [str(f), "--model", str(trained_run), "-o", str(tmp_path / "o.jsonl")])
+    n = len((tmp_path / "o.jsonl").read_text().splitlines())
+    assert r.exit_code == 0 and re.search(rf"scored: {n}para \[", r.stderr), r.stderr
+    r = CliRunner().invoke(score, [str(f), "--extract-only", "-o", str(tmp_path / "x.jsonl")])
+    assert r.exit_code == 0 and "scored:" not in r.stderr

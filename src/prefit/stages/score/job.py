@@ -314,6 +314,7 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
         summary.failed.extend(map(tuple, result["failed"]))
         summary.scored += len(result["rows"]) if model is not None else 0
         summary.model_seconds += result.get("model_seconds", 0.0)
+        scoring.update(len(result["rows"]) if model is not None else 0)
 
     def run_one(ci: int, docs: list) -> None:
         result = extract_documents(docs, opts.include_tables)
@@ -348,7 +349,9 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
             next_chunk += 1
             docs.clear()
 
-    bar = tqdm(iter_sources(list(inputs), opts.limits), desc="labels", unit="doc", disable=not opts.progress)
+    bar = tqdm(iter_sources(list(inputs), opts.limits), desc="labels", unit="doc", disable=not opts.progress, position=0)
+    # Scoring runs per chunk of documents: its own bar, in paragraphs (the model's work).
+    scoring = tqdm(desc="scored", unit="para", disable=not opts.progress or model is None, position=1)
     for src in bar:  # lazy: archive members are read one at a time while their archive is open
         if not isinstance(src, SplSource):
             summary.failed.append(src)
@@ -371,6 +374,7 @@ def _score_labels(inputs, out: Path, model, opts: ScoreOptions, settings: dict) 
     if window:
         run_window()
     bar.close()
+    scoring.close()
 
     def rows() -> Iterator[dict]:
         if existing:
