@@ -14,11 +14,20 @@ fixed before these runs: "--tfidf-weight 0.75" is the built-in labeller's blend 
 chose it on inner validation splits with EDA), p = 0.25 * two-stage + 0.75 * tfidf-lr; "ens" is
 the equal-weight mean of two-stage, probe and tfidf-lr (adme_cv.py's pre-declared ensemble).
 
-Resumable: finished runs' metrics.json/run.json go to bench/results/bt_vs_eda_runs/ as they end.
-Writes bench/results/bt_vs_eda.json: summary[augmentation][metric] = {mean, sem} (ADME grouped),
-adme.summary/paired/per_fold for every row, and the augmentation's own report per fold.
+20 Newsgroups, step protocol (--protocol step): bench/quality.py's data (its work folder,
+quality_work/step: train.jsonl step-imbalanced at ratio 0.1, 100 test posts per class), the same
+Bergamot command on train.jsonl, then `train compare --methods two-stage --seeds 7,42,106` at
+quality.py's selected settings for two-stage+cb (lr 1e-4, the default, chosen on its validation
+split; 128 tokens). The EDA twin is quality.py's two-stage+cb runs (quality_runs/step), the peers
+its tfidf-lr, probe and vanilla runs.
 
-    python bench/bt_vs_eda.py [--folds 8] [--only-folds 0,1] [--budget-minutes M] [--tabulate-only]
+Resumable: finished runs' metrics.json/run.json go to bench/results/bt_vs_eda_runs/ as they end;
+the back-translation job itself resumes by chunks.
+Writes bench/results/bt_vs_eda.json: summary[augmentation][metric] = {mean, sem} on the 20NG step
+protocol (3 seeds), adme.summary/paired/per_fold (grouped CV) for every row, and the augmentation's
+own report per fold.
+
+    python bench/bt_vs_eda.py [--protocol adme|step|both] [--folds 8] [--budget-minutes M] [--tabulate-only]
 """
 
 from __future__ import annotations
@@ -88,11 +97,48 @@ def derived(d: Path, runs: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+STEP_SEEDS = ("7", "42", "106")
+
+
+def step_protocol(bindir: Path, trainable: bool, budget_left) -> dict:
+    """The 20NG step rows: two-stage on BT (trained here) and on EDA (quality.py's runs), peers."""
+    from quality import make_data
+
+    from prefit.stages.train.compare import aggregate
+
+    work = RESULTS / "quality_work" / "step"
+    store = RESULTS / "bt_vs_eda_runs" / "step"
+    runs: dict[str, list[dict]] = {}
+    if trainable:
+        make_data(work, "step", 100, bindir)
+        if not (work / "augmented-bt.summary.json").exists():
+            sh(work, str(bindir / "aug"), "backtranslate", "train.jsonl", "-o", "augmented-bt.jsonl", *BT, "-q")
+        sync_runs(work / "compare-bt", store, "restore")
+        for k in range(1, len(STEP_SEEDS) + 1):
+            if budget_left() <= 0:
+                break
+            sh(work, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", ",".join(STEP_SEEDS[:k]), "--train", "train.jsonl",
+               "--augmented", "augmented-bt.jsonl", "--eval", "test.jsonl", "--max-length", "128", "-o", "compare-bt", "-q")
+            sync_runs(work / "compare-bt", store, "save")
+        if (work / "augmented-bt.summary.json").exists():
+            (store / "augmented-bt.summary.json").write_text((work / "augmented-bt.summary.json").read_text())
+    quality = RESULTS / "quality_runs" / "step"
+    for name, folder in (("two-stage, backtranslate", store / "two-stage"), ("two-stage, eda", quality / "two-stage+cb"),
+                         *((p, quality / p) for p in PEERS)):
+        found = [json.loads((folder / f"seed-{s}" / "metrics.json").read_text()) for s in STEP_SEEDS
+                 if (folder / f"seed-{s}" / "metrics.json").exists()]
+        if found:
+            runs[name] = [{k: v for k, v in m.items() if k != "readings"} | m.get("readings", {}).get("first", {}) for m in found]
+    return {"summary": aggregate(runs) if runs else {}, "seeds": {k: len(v) for k, v in runs.items()},
+            "reading": "first 128 tokens (quality.py's summary reading)"}
+
+
 def main() -> None:
     from prefit.stages.train.cv import paired as pair
     from prefit.stages.train.metrics import mean_sem
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--protocol", choices=["adme", "step", "both"], default="adme")
     ap.add_argument("--folds", type=int, default=8)
     ap.add_argument("--only-folds", default=None)
     ap.add_argument("--budget-minutes", type=float, default=None, help="Start no new fold after this long.")
@@ -120,6 +166,13 @@ def main() -> None:
         s = store / d.name / "augmented-bt.summary.json"
         if s.exists():
             aug[k] = {c: v for c, v in json.loads(s.read_text())["classes"].items()}
+    step = None
+    if args.protocol in ("step", "both"):
+        step = step_protocol(bindir, not args.tabulate_only,
+                             lambda: (args.budget_minutes or 1e9) * 60 - (time.perf_counter() - t0))
+    old = json.loads((RESULTS / "bt_vs_eda.json").read_text()) if (RESULTS / "bt_vs_eda.json").exists() else {}
+    if step is None:
+        step = old.get("step_20ng")
     full = {m: v for m, v in per_fold.items() if all(x is not None for x in v)}
     summary = {m: {key: dict(zip(("mean", "sem"), mean_sem([r[key] for r in v]))) for key in KEYS} for m, v in full.items()}
     paired = {a: {b: pair(full[a], full[b]) for b in full if b != a} for a in full}
@@ -127,14 +180,16 @@ def main() -> None:
     print(f"folds finished per row: {done}")
     for m, row in summary.items():
         print(f"{m:28s} " + "  ".join(f"{k} {row[k]['mean']:.4f} ± {row[k]['sem']:.4f}" for k in KEYS[:3]))
-    by_aug = {a: summary[f"two-stage, {a}"] for a in ("backtranslate", "eda") if f"two-stage, {a}" in summary}
+    step_summary = (step or {}).get("summary", {})
+    by_aug = {a: step_summary[f"two-stage, {a}"] for a in ("backtranslate", "eda") if f"two-stage, {a}" in step_summary}
     write_result("bt_vs_eda", {
         "args": vars(args), "machine": machine(), "wall_seconds_this_invocation": time.perf_counter() - t0,
         "settings": "train two-stage defaults (max_length 128, lr 1e-4), seed 7, no selection; EDA: aug eda --balance max; "
                     "backtranslate: aug backtranslate " + " ".join(BT),
         "summary": by_aug,
         "protocols": {"adme_grouped_cv": "bench/adme_cv.py folds (GroupKFold by drug, 8 folds, every labelled paragraph)",
-                      "20ng_step": "not run yet"},
+                      "20ng_step": "bench/quality.py step data, seeds 7, 42, 106, two-stage at lr 1e-4 (quality.py's choice)"},
+        "step_20ng": step,
         "adme": {"folds": args.folds, "folds_done": done, "summary": summary, "paired": paired,
                  "per_fold": {m: [None if r is None else {"n": r["n"], **{k: r[k] for k in KEYS}} for r in v] for m, v in per_fold.items()},
                  "backtranslate_classes_per_fold": aug}})
