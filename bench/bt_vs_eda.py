@@ -120,8 +120,14 @@ def step_protocol(bindir: Path, trainable: bool, budget_left) -> dict:
             sh(work, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", ",".join(STEP_SEEDS[:k]), "--train", "train.jsonl",
                "--augmented", "augmented-bt.jsonl", "--eval", "test.jsonl", "--max-length", "128", "-o", "compare-bt", "-q")
             sync_runs(work / "compare-bt", store, "save")
+        store.mkdir(parents=True, exist_ok=True)
         if (work / "augmented-bt.summary.json").exists():
             (store / "augmented-bt.summary.json").write_text((work / "augmented-bt.summary.json").read_text())
+            for name, corpus in (("backtranslate", "augmented-bt.jsonl"), ("eda", "augmented.jsonl")):  # aug report of both corpora
+                if not (store / f"report-{name}.json").exists():
+                    sh(work, str(bindir / "aug"), "report", "train.jsonl", corpus, "-o", f"report-{name}", "--max-augmented-per-class", "100",
+                       "--overwrite", "-q")
+                    (store / f"report-{name}.json").write_text((work / f"report-{name}" / "report.json").read_text())
     quality = RESULTS / "quality_runs" / "step"
     for name, folder in (("two-stage, backtranslate", store / "two-stage"), ("two-stage, eda", quality / "two-stage+cb"),
                          *((p, quality / p) for p in PEERS)):
@@ -129,8 +135,10 @@ def step_protocol(bindir: Path, trainable: bool, budget_left) -> dict:
                  if (folder / f"seed-{s}" / "metrics.json").exists()]
         if found:
             runs[name] = [{k: v for k, v in m.items() if k != "readings"} | m.get("readings", {}).get("first", {}) for m in found]
+    reports = {name: json.loads((store / f"report-{name}.json").read_text())["overall"] for name in ("backtranslate", "eda")
+               if (store / f"report-{name}.json").exists()}
     return {"summary": aggregate(runs) if runs else {}, "seeds": {k: len(v) for k, v in runs.items()},
-            "reading": "first 128 tokens (quality.py's summary reading)"}
+            "reading": "first 128 tokens (quality.py's summary reading)", "aug_report": reports}
 
 
 def main() -> None:
