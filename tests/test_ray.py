@@ -14,6 +14,7 @@ from prefit.cli.score import main as score
 from prefit.cli.train import main as train
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a Ray cluster starts per module: 20-90 s
 SPL = SPL_DIR
 
 
