@@ -36,7 +36,10 @@ def step(what: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     import prefit
+    from prefit.logs import setup_logging
     from prefit.stages.augment.imbalance import plan_imbalance, select
+
+    setup_logging()  # prefit's messages on stderr, third-party load reports and bars off, as the commands do
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="demo_out")
