@@ -158,7 +158,9 @@ def main() -> None:
     bindir = Path(args.bin) if args.bin else Path(sys.executable).parent
     folds = sorted((Path(args.work) / f"folds-{args.folds}").glob("fold-*"), key=lambda p: int(p.name.split("-")[1]))
     if len(folds) != args.folds:
-        sys.exit(f"run bench/adme_cv.py --folds {args.folds} first: {len(folds)} fold folders under {args.work}")
+        if args.protocol != "step":
+            sys.exit(f"run bench/adme_cv.py --folds {args.folds} first: {len(folds)} fold folders under {args.work}")
+        folds = []  # the step protocol alone: the ADME section stays as the last run wrote it
     store = RESULTS / "bt_vs_eda_runs" / "adme" / f"folds-{args.folds}"
     only = {int(x) for x in args.only_folds.split(",")} if args.only_folds else None
     rows = ("two-stage, backtranslate", "two-stage, eda", *PEERS, *(f"two-stage, {a} --tfidf-weight 0.75" for a in ("backtranslate", "eda")),
@@ -198,9 +200,10 @@ def main() -> None:
         "protocols": {"adme_grouped_cv": "bench/adme_cv.py folds (GroupKFold by drug, 8 folds, every labelled paragraph)",
                       "20ng_step": "bench/quality.py step data, seeds 7, 42, 106, two-stage at lr 1e-4 (quality.py's choice)"},
         "step_20ng": step,
-        "adme": {"folds": args.folds, "folds_done": done, "summary": summary, "paired": paired,
-                 "per_fold": {m: [None if r is None else {"n": r["n"], **{k: r[k] for k in KEYS}} for r in v] for m, v in per_fold.items()},
-                 "backtranslate_classes_per_fold": aug}})
+        "adme": old.get("adme") if not folds else {
+            "folds": args.folds, "folds_done": done, "summary": summary, "paired": paired,
+            "per_fold": {m: [None if r is None else {"n": r["n"], **{k: r[k] for k in KEYS}} for r in v] for m, v in per_fold.items()},
+            "backtranslate_classes_per_fold": aug}})
 
 
 if __name__ == "__main__":
