@@ -20,6 +20,19 @@ def test_shipped_data_is_the_labelled_dev_paragraphs():
     assert all(r["group"] and r["set_id"] for r in rows)
 
 
+def test_shipped_backtranslation_rephrases_the_minority_paragraphs():
+    """The pre-finetuning corpus of the recipe (bench/make_builtin_adme.py): Bergamot round trips of
+    the shipped paragraphs of the classes below the largest, each traced to its source."""
+    from importlib.resources import files
+
+    src = {r["id"]: r for r in map(json.loads, gzip.decompress(builtin.data_bytes()).decode().splitlines())}
+    bt = [json.loads(x) for x in gzip.decompress(files("prefit").joinpath(builtin.RECIPE["augment"]["corpus"]).read_bytes()).decode().splitlines()]
+    assert len(bt) > 1000 and {r["augmenter"] for r in bt} == {"backtranslate"} and {r["pivot"] for r in bt} == {"pt"}
+    assert "Other" not in {r["label"] for r in bt}  # the largest class is not augmented
+    assert all(r["source_id"] in src and src[r["source_id"]]["label"] == r["label"] for r in bt)
+    assert sum(r["text"] != src[r["source_id"]]["text"] for r in bt) == len(bt)  # identical outputs are filtered
+
+
 def test_cache_key_follows_the_recipe(monkeypatch):
     key = builtin.build_key()
     monkeypatch.setattr(builtin, "RECIPE", {**builtin.RECIPE, "seed": 8})
@@ -56,4 +69,4 @@ def test_score_without_model_labels_the_sample_labels(labeller, tmp_path, monkey
     assert all(row["predicted_label"] in card["labels"] for row in rows)
     labelled = [row for row in rows if row["label"] is not None]
     agree = sum(row["predicted_label"] == row["label"] for row in labelled) / len(labelled)
-    assert len(labelled) >= 60 and agree >= 0.8, agree  # measured: 54 of 63 (0.857)
+    assert len(labelled) >= 60 and agree >= 0.8, agree  # measured: 55 of 63 (0.873) with the back-translation recipe
