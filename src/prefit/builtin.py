@@ -79,11 +79,11 @@ def _build(home: Path, progress: bool) -> None:
     from dataclasses import replace
 
     from prefit.jsonl import write_json_atomic
+    from prefit.model.peer_store import PEERS
     from prefit.stages.augment.balance import BalancePolicy
     from prefit.stages.augment.eda import EdaAugmenter, EdaOptions
     from prefit.stages.augment.job import JobOptions, run_job
     from prefit.stages.export.onnx_export import export
-    from prefit.stages.train.peers import PEERS
     from prefit.stages.train.provenance import settings_file
     from prefit.stages.train.recipes import RecipeOptions
     from prefit.stages.train.run import RunConfig, run

@@ -293,8 +293,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 
     With --select, each method's values are chosen on a validation split carved from --train
     (never on --eval), then the seeds train on all of --train with the chosen values."""
+    from prefit.model.peer_store import PEERS
     from prefit.stages.train.compare import compare, markdown_table
-    from prefit.stages.train.peers import PEERS
     from prefit.stages.train.recipes import METHODS
 
     METHODS = METHODS + PEERS  # noqa: N806

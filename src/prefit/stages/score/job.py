@@ -31,7 +31,7 @@ from prefit.errors import InputError
 from prefit.jsonl import atomic_write, dumps, write_json_atomic
 from prefit.resume import ChunkStore, fingerprint, job_lock
 from prefit.spl.inputs import ArchiveLimits
-from prefit.stages.score.batch import ParagraphRecord, add_predictions, extract_documents, predict  # noqa: F401  (ParagraphRecord: the output's columns)
+from prefit.stages.score.batch import ParagraphRecord, add_predictions, extract_documents
 
 log = logging.getLogger("prefit")
 

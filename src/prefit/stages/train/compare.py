@@ -30,7 +30,7 @@ SUMMARY_METRICS = ("accuracy", "micro_f1", "macro_f1", "non_majority_micro_f1", 
 def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str | Path, *, grid: dict[str, list[float]] | None = None,
             val_fraction: float = 0.2, select_seed: int = 0, group_field: str | None = None,
             select_metric: str = "macro_f1", select_epochs: int | None = None) -> dict:
-    from prefit.stages.train.peers import PEERS
+    from prefit.model.peer_store import PEERS
 
     out_dir = Path(out_dir)
     n_select = sum(len(method_grid(m, grid, m in PEERS, split_variant(m)[0] in ("two-stage", "lpft"))) for m in methods) if grid else 0
@@ -91,7 +91,7 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
     pooling, and the same stages once defaults are resolved (a run made with `--class-weights cb`
     equals one whose default is cb), or for a peer the same C. The reading (`read`) is not
     training: a run records every reading's metrics (metrics_for_reading)."""
-    from prefit.stages.train.peers import PEERS
+    from prefit.model.peer_store import PEERS
     from prefit.stages.train.recipes import recipe
 
     run_old, new = old.get("run") or {}, asdict(cfg)
@@ -117,7 +117,7 @@ def select(base: RunConfig, methods: list[str], out_dir: Path, grid: dict[str, l
     finetunes the whole model) for that many epochs instead of the recipe's: a shorter proxy that
     ranks the candidates; the chosen values then train the seeds with the recipe's epochs. Their
     runs go to `TAG__proxy-epochs-N`, so proxy and full selection runs never replace each other."""
-    from prefit.stages.train.peers import PEERS
+    from prefit.model.peer_store import PEERS
 
     sel_dir = out_dir / "selection"
     split = carve_validation(base.train, base.augmented, sel_dir / "split", base.fields, fraction=val_fraction, seed=select_seed,

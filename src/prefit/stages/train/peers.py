@@ -18,8 +18,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from prefit.model.peer_store import PEERS  # noqa: F401  (the peer methods)
-
 log = logging.getLogger("prefit")
 
 

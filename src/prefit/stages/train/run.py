@@ -98,7 +98,8 @@ def run(cfg: RunConfig) -> dict:
 
     restore_swapped(final)  # a run killed while replacing this folder left the old one aside
     check_replaceable(final, cfg.overwrite)
-    from prefit.stages.train.peers import PEERS, run_peer
+    from prefit.model.peer_store import PEERS
+    from prefit.stages.train.peers import run_peer
 
     stages = [] if cfg.method in PEERS else recipe(cfg.method, cfg.recipe)
     if any(s.data == "augmented" for s in stages) and not cfg.augmented:
@@ -330,7 +331,7 @@ def metrics_for_reading(metrics: dict, read: str, max_windows: int) -> dict | No
     """A finished run's metrics as they are under `read`, or None when the run did not record that
     reading (a run made before windowed reading existed read only the first window). A peer reads
     whole texts its own way: its metrics are what they are."""
-    from prefit.stages.train.peers import PEERS
+    from prefit.model.peer_store import PEERS
 
     if metrics.get("method") in PEERS:
         return metrics
