@@ -11,7 +11,7 @@ same test split (`blend` in metrics.json), so the rows "unblended" are the same 
 
 Peers are quality.py's runs (tfidf-lr, probe: deterministic; two-stage+cb: its windowed reading).
 "vs tfidf-lr" is the per-seed difference to the deterministic peer (mean ± SEM over seeds).
-Runs go longtail first (the protocol where tfidf-lr led), then step; each finished run's
+Runs go seed by seed, longtail (the protocol where tfidf-lr led) before step; each finished run's
 metrics.json and run.json are copied to bench/results/default_20ng_runs/PROTOCOL/ at once, and
 a later invocation reuses them.
 
@@ -91,12 +91,13 @@ def main() -> None:
         from quality import make_data
 
         for protocol in protocols:
-            work, store = RESULTS / "quality_work" / protocol, RESULTS / "default_20ng_runs" / protocol
-            make_data(work, protocol, 100, bindir)
-            sync_runs(work / "compare-blend", store, "restore")
-            for k in range(1, len(SEEDS) + 1):
+            make_data(RESULTS / "quality_work" / protocol, protocol, 100, bindir)
+            sync_runs(RESULTS / "quality_work" / protocol / "compare-blend", RESULTS / "default_20ng_runs" / protocol, "restore")
+        for k in range(1, len(SEEDS) + 1):  # seeds outside: every protocol has a seed before either gets a second
+            for protocol in protocols:
                 if args.budget_minutes is not None and time.perf_counter() - t0 > args.budget_minutes * 60:
                     break
+                work, store = RESULTS / "quality_work" / protocol, RESULTS / "default_20ng_runs" / protocol
                 sh(work, str(bindir / "train"), "compare", "--methods", "two-stage", "--seeds", ",".join(SEEDS[:k]), "--train", "train.jsonl",
                    "--augmented", "augmented.jsonl", "--eval", "test.jsonl", "--max-length", "128", "--tfidf-weight", WEIGHT,
                    "-o", "compare-blend", "-q")
