@@ -31,6 +31,9 @@ def test_two_stage_end_to_end_with_packaged_encoder(separable, tmp_path):
     cfg = json.loads((out / "run.json").read_text())
     assert cfg["run"]["recipe"]["stage1_lr"] == 1e-3 and cfg["versions"]["torch"] and cfg["resolved_model"].endswith("model")
     assert cfg["stages"][0]["trainable"] == "top:1" and cfg["stages"][1]["trainable"] == "all"
+    # The default blend (recipes.DEFAULT_TFIDF_WEIGHT): the weight used is recorded, the peer saved with the model.
+    assert cfg["run"]["recipe"]["tfidf_weight"] == 0.75 == m["tfidf_weight"]
+    assert (out / "model" / "tfidf").is_dir() and m["micro_f1"] == m["blend"]["0.75"]["micro_f1"]
     assert (out / "train.log").read_text().count("epoch") >= 5
     assert json.loads((out / "model" / "label_map.json").read_text())["labels"] == ["absorption", "excretion", "metabolism"]
     from transformers import AutoModelForSequenceClassification

@@ -249,6 +249,39 @@ def test_class_weights_auto_resolve_per_method_and_reuse_compares_resolved_stage
     assert same_training(stored(plain), replace(plain, method="two-stage+ce")) is False  # another method name is another run
 
 
+def test_tfidf_weight_default_is_per_method_and_reuse_compares_the_weight_used():
+    """two-stage (any loss variant) blends TF-IDF at 0.75 unless told otherwise; the baselines do
+    not; `--recipe paper` does not; a run stored before the blend existed (no weight) is unblended."""
+    import json
+    from dataclasses import asdict, replace
+
+    from prefit.cli.train import RECIPES
+    from prefit.stages.train.compare import same_training
+    from prefit.stages.train.recipes import RecipeOptions, recipe, tfidf_weight_of
+    from prefit.stages.train.run import RunConfig
+
+    o = RecipeOptions()
+    assert [tfidf_weight_of(m, o) for m in ("two-stage", "two-stage+ldam-drw", "vanilla", "oversample", "lpft")] == [0.75, 0.75, 0, 0, 0]
+    assert tfidf_weight_of("two-stage", replace(o, tfidf_weight=0.0)) == 0.0
+    assert tfidf_weight_of("two-stage", RecipeOptions(tfidf_weight=RECIPES["paper"]["tfidf_weight"])) == 0.0
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        RecipeOptions(tfidf_weight=1.0)
+
+    def stored(cfg, weight="keep"):
+        run = asdict(cfg)
+        if weight is None:
+            del run["recipe"]["tfidf_weight"]  # recorded before the blend existed
+        return json.loads(json.dumps({"run": run, "stages": [asdict(s) for s in recipe(cfg.method, cfg.recipe)]}))
+
+    default = RunConfig(method="two-stage", train="t", eval="e", output="o")
+    explicit = replace(default, recipe=replace(o, tfidf_weight=0.75))
+    assert same_training(stored(explicit), default) and same_training(stored(default), explicit)
+    assert not same_training(stored(default, weight=None), default)  # the old default: no blend
+    assert same_training(stored(default, weight=None), replace(default, recipe=replace(o, tfidf_weight=0.0)))
+    vanilla = replace(default, method="vanilla")
+    assert same_training(stored(vanilla, weight=None), vanilla)  # the baselines' default did not change
+
+
 def test_reuse_requires_the_same_data_contents(tmp_path):
     """A finished run is not reused once a data file at the same path is rebuilt with other
     contents (a parser fix that relabels paragraphs); a run recorded without fingerprints is judged

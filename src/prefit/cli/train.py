@@ -19,7 +19,7 @@ from prefit.cli.common import (
 # is what validation splits chose for the default encoder (README, bench/quality.py, bench/adme.py).
 RECIPES = {
     "prefit": {"stage2_lr": 1e-4, "stage2_epochs": 3, "pooling": "auto", "class_weights": "auto", "read": "windows",
-               "wise_alpha": 1.0, "tfidf_weight": 0.0},  # = RecipeOptions' and RunConfig's defaults
+               "wise_alpha": 1.0, "tfidf_weight": None},  # = RecipeOptions' and RunConfig's defaults (None: the method's)
     "paper": {"stage2_lr": 1e-5, "stage2_epochs": 3, "pooling": "cls", "class_weights": "none", "read": "first", "wise_alpha": 1.0,
               "tfidf_weight": 0.0},
 }
@@ -75,7 +75,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "tfidf_weight": (("--tfidf-weight",), dict(type=click.FloatRange(0, 1, max_open=True), default=None,
                                                help="Blend a TF-IDF + logistic-regression peer, fitted on --train and saved with the "
                                                     "model: predictions are (1 - W) x the transformer's + W x the peer's probabilities "
-                                                    "[default: the recipe's]. Every run also reports W 0, 0.25, 0.5, 0.75 on --eval.")),
+                                                    "[default: the recipe's; prefit 0.75 for two-stage, 0 for the other methods, paper "
+                                                    "0]. Every run also reports W 0, 0.25, 0.5, 0.75 on --eval.")),
     "weight_decay": (("--weight-decay",), dict(type=click.FloatRange(min=0), default=0.01, show_default=True)),
     "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
     "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
@@ -216,6 +217,8 @@ def check_config_values(path: Path) -> None:
         if key not in parts[part]:
             continue
         value, field = parts[part][key], ("run." if part == "run" else f"run.recipe.{part + '.' if part != 'recipe' else ''}") + key
+        if value is None and (part, key) == ("recipe", "tfidf_weight"):
+            continue  # null: the method's default weight
         base = kind if kind in (int, float) else int if isinstance(kind, click.types.IntParamType) else float if isinstance(
             kind, click.types.FloatParamType) else str
         ok = not isinstance(value, bool) and (isinstance(value, (int, float)) if base is float else isinstance(value, base))

@@ -92,7 +92,7 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
     equals one whose default is cb), or for a peer the same C. The reading (`read`) is not
     training: a run records every reading's metrics (metrics_for_reading)."""
     from prefit.model.peer_store import PEERS
-    from prefit.stages.train.recipes import recipe
+    from prefit.stages.train.recipes import RecipeOptions, recipe, tfidf_weight_of
 
     run_old, new = old.get("run") or {}, asdict(cfg)
     if any(run_old.get(k) != new[k] for k in ("method", "train", "eval", "augmented", "model", "seed", "max_length", "pooling")):
@@ -103,7 +103,9 @@ def same_training(old: dict, cfg: RunConfig) -> bool:
     if cfg.method in PEERS:
         return (run_old.get("recipe") or {}).get("peer_c") == cfg.recipe.peer_c
     old_recipe = run_old.get("recipe") or {}
-    if old_recipe.get("wise_alpha", 1.0) != cfg.recipe.wise_alpha or old_recipe.get("tfidf_weight", 0.0) != cfg.recipe.tfidf_weight:
+    # A run recorded before the blend existed has no "tfidf_weight" (0); None is the method's default.
+    old_weight = tfidf_weight_of(cfg.method, RecipeOptions(tfidf_weight=old_recipe.get("tfidf_weight", 0.0)))
+    if old_recipe.get("wise_alpha", 1.0) != cfg.recipe.wise_alpha or old_weight != tfidf_weight_of(cfg.method, cfg.recipe):
         return False
     return old.get("stages") == json.loads(json.dumps([asdict(s) for s in recipe(cfg.method, cfg.recipe)]))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prefit.errors import InputError
@@ -26,7 +26,7 @@ from prefit.stages.train.provenance import (
     package_versions,
     settings_file,
 )
-from prefit.stages.train.recipes import RecipeOptions, Stage, recipe
+from prefit.stages.train.recipes import RecipeOptions, Stage, recipe, tfidf_weight_of
 
 log = logging.getLogger("prefit")
 
@@ -246,8 +246,9 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         save_model_folder(model, tok, out / "model", pooling=pooling, max_length=cfg.max_length, labels=labels.labels)
         write_json_atomic(out / "model" / "label_map.json", {"labels": labels.labels, "max_length": cfg.max_length, "pooling": pooling,
                                                                 "read": cfg.read, "max_windows": cfg.max_windows,
-                                                                "tfidf_weight": cfg.recipe.tfidf_weight})
-        write_json_atomic(out / RUN_SETTINGS, {"run": asdict(cfg), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
+                                                                "tfidf_weight": tfidf_weight_of(cfg.method, cfg.recipe)})
+        resolved = replace(cfg, recipe=replace(cfg.recipe, tfidf_weight=tfidf_weight_of(cfg.method, cfg.recipe)))  # the weight it used
+        write_json_atomic(out / RUN_SETTINGS, {"run": asdict(resolved), "resolved_model": path, "pooling": pooling, "stages": [asdict(s) for s in stages],
                                                  "device": str(device), "versions": package_versions(), "data_sha256": shas,
                                                  "torch_threads": torch.get_num_threads()})
         write_json_atomic(out / "metrics.json", metrics)  # last: its presence marks a finished run
@@ -269,7 +270,7 @@ def _with_tfidf_blend(cfg: RunConfig, metrics: dict, train, evals, labels: list[
     from prefit.stages.train.metrics import classification_metrics
     from prefit.stages.train.peers import fit_tfidf
 
-    w = cfg.recipe.tfidf_weight
+    w = tfidf_weight_of(cfg.method, cfg.recipe)
     if w == 0 and evals is None:
         return metrics
     k = len(labels)
