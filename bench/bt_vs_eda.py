@@ -128,17 +128,25 @@ def step_protocol(bindir: Path, trainable: bool, budget_left) -> dict:
                     sh(work, str(bindir / "aug"), "report", "train.jsonl", corpus, "-o", f"report-{name}", "--max-augmented-per-class", "100",
                        "--overwrite", "-q")
                     (store / f"report-{name}.json").write_text((work / f"report-{name}" / "report.json").read_text())
+    from prefit.stages.train.run import metrics_for_reading
+
     quality = RESULTS / "quality_runs" / "step"
+    windowed: dict[str, list[dict]] = {}
     for name, folder in (("two-stage, backtranslate", store / "two-stage"), ("two-stage, eda", quality / "two-stage+cb"),
                          *((p, quality / p) for p in PEERS)):
         found = [json.loads((folder / f"seed-{s}" / "metrics.json").read_text()) for s in STEP_SEEDS
                  if (folder / f"seed-{s}" / "metrics.json").exists()]
         if found:
             runs[name] = [{k: v for k, v in m.items() if k != "readings"} | m.get("readings", {}).get("first", {}) for m in found]
+            read = [metrics_for_reading(m, "windows", 16) for m in found]
+            if all(r is not None for r in read):
+                windowed[name] = read
     reports = {name: json.loads((store / f"report-{name}.json").read_text())["overall"] for name in ("backtranslate", "eda")
                if (store / f"report-{name}.json").exists()}
     return {"summary": aggregate(runs) if runs else {}, "seeds": {k: len(v) for k, v in runs.items()},
-            "reading": "first 128 tokens (quality.py's summary reading)", "aug_report": reports}
+            "reading": "first 128 tokens (quality.py's summary reading)", "aug_report": reports,
+            "windows": {"summary": aggregate(windowed) if windowed else {}, "seeds": {k: len(v) for k, v in windowed.items()},
+                        "reading": "every 128-token window, mean logits (train's default)"}}
 
 
 def main() -> None:
