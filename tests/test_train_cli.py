@@ -79,6 +79,7 @@ def test_compare_writes_table_json_and_plot(separable, tiny_bert, tmp_path):
     max_length = FAST[FAST.index("--max-length") + 1]
     assert f"Reading: transformers read every {max_length}-token window of a text (mean logits, at most 16)." in md
     assert res["reading"] in md
+    assert "TF-IDF blended in (--tfidf-weight): two-stage at 0.75" in md  # two-stage's default; the baselines are unblended
     assert (out / "per_class_f1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list(out.glob("*/seed-*/metrics.json"))) == 6
     # a second call reuses the finished runs

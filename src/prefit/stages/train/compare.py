@@ -47,6 +47,9 @@ def compare(base: RunConfig, methods: list[str], seeds: list[int], out_dir: str 
             runs.setdefault(method, []).append(_run_or_reuse(replace(cfg, seed=seed, output=str(out_dir / method / f"seed-{seed}"))))
     table = aggregate(runs)
     reading = reading_note(base)
+    blended = {m: v[0]["tfidf_weight"] for m, v in runs.items() if v[0].get("tfidf_weight")}  # blend.py; two-stage's default
+    if blended:
+        reading += ". TF-IDF blended in (--tfidf-weight): " + ", ".join(f"{m} at {w:g}" for m, w in blended.items())
     write_json_atomic(out_dir / "results.json", {"seeds": seeds, "methods": methods, "reading": reading, "summary": table, "selection": selection,
                                                   "runs": {k: [_slim(m) for m in v] for k, v in runs.items()}})
     with atomic_write(out_dir / "results.md") as fh:
