@@ -19,21 +19,21 @@ def commands():
     from prefit.cli.score import main as score
     from prefit.cli.train import main as train
 
-    def walk(cmd, name):
-        yield name, cmd
+    def walk(cmd, name, settings):
+        yield name, cmd, settings
         if isinstance(cmd, click.Group):
             for sub in sorted(cmd.commands):
-                yield from walk(cmd.commands[sub], f"{name} {sub}")
+                yield from walk(cmd.commands[sub], f"{name} {sub}", settings)
 
     for name, group in (("aug", aug), ("train", train), ("score", score)):
-        yield from walk(group, name)
+        yield from walk(group, name, group.context_settings)  # sub-commands inherit -h
 
 
 def render() -> str:
     parts = ["# Command reference\n", "Generated from the commands' `--help` by `python docs/make_cli_md.py`; "
              "`tests/test_docs.py` fails when it is out of date.\n"]
-    for name, cmd in commands():
-        ctx = click.Context(cmd, info_name=name, terminal_width=100, max_content_width=100)
+    for name, cmd, settings in commands():
+        ctx = click.Context(cmd, info_name=name, **{"terminal_width": 100, "max_content_width": 100, **settings})
         parts.append(f"## `{name}`\n\n```text\n{cmd.get_help(ctx).rstrip()}\n```\n")
     return "\n".join(parts)
 

@@ -212,7 +212,7 @@ def _break(d: Path, how: str) -> None:
 @pytest.mark.parametrize("how, message", [
     ("no tokenizer", "model directory has no tokenizer files"),
     ("labels disagree", "label_map.json lists 5 label(s)"),
-    ("no weights", "model directory has no weights"),
+    ("no weights", "model directory has no safetensors weights"),
     ("no config", "not a Hugging Face model directory (no config.json)"),
     ("invalid config", "invalid config.json"),
 ])
@@ -315,6 +315,20 @@ def test_model_identity_covers_the_weights_content(trained_run, tmp_path):
     assert model_identity(trained_run)["kind"] == model_identity(other)["kind"] == "run"
     assert model_identity(trained_run)["digest"] != model_identity(other)["digest"]
     assert model_identity(trained_run) == model_identity(shutil.copytree(trained_run, tmp_path / "same"))
+
+
+def test_model_identity_covers_sub_folders(trained_run, tmp_path):
+    """A file in a sub-folder of the model (the TF-IDF peer in model/tfidf/, the sentence-transformers
+    modules) changes predictions, so it changes the identity too."""
+    import shutil
+
+    from prefit.model.folder import model_identity
+
+    other = shutil.copytree(trained_run, tmp_path / "other")
+    extra = other / "model" / "tfidf" / "peer.json"
+    extra.parent.mkdir(exist_ok=True)
+    extra.write_text(extra.read_text() + " " if extra.exists() else "{}")
+    assert model_identity(trained_run)["digest"] != model_identity(other)["digest"]
 
 
 class Killed(BaseException):

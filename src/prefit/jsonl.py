@@ -78,15 +78,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
+MAX_LINE_BYTES = 1 << 28  # one record; a gzip bomb of one endless line stops here, not at the memory limit
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, decoded line); invalid UTF-8 and gzip damage are named with their line."""
+    """(line number, decoded line, a leading UTF-8 BOM dropped); invalid UTF-8, gzip damage and
+    lines over MAX_LINE_BYTES are named with their line."""
     opener = gzip.open if path.suffix == ".gz" else open
     lineno = 0
     try:
         with opener(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            while raw := fh.readline(MAX_LINE_BYTES + 1):
+                lineno += 1
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MiB", file=path, line=lineno)
                 try:
-                    yield lineno, raw.decode("utf-8")
+                    yield lineno, raw.decode("utf-8").removeprefix("\ufeff") if lineno == 1 else raw.decode("utf-8")
                 except UnicodeDecodeError as e:
                     raise InputError(f"invalid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8", file=path,
                                      line=lineno) from e
@@ -115,9 +122,9 @@ MAX_CELL_CHARS = 1 << 28  # as long as a JSONL line may be; csv's own default (1
 
 
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    def text_lines() -> Iterator[str]:
-        for lineno, text in _lines(path):
-            yield text.removeprefix("\ufeff") if lineno == 1 else text  # Excel's "CSV UTF-8" starts with a BOM
+    def text_lines() -> Iterator[str]:  # Excel's "CSV UTF-8" starts with a BOM, which _lines drops
+        for _, text in _lines(path):
+            yield text
 
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))
     quoting = csv.QUOTE_MINIMAL
@@ -156,9 +163,17 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         pf = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises ArrowInvalid / OSError for damaged files
         raise InputError(f"cannot read Parquet ({e})", file=path) from e
-    row = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for obj in batch.to_pylist():
+    row, batches = 0, pf.iter_batches(batch_size=4096)
+    while True:
+        try:  # a damaged data page fails here, mid-file, not at open
+            batch = next(batches, None)
+            objs = batch.to_pylist() if batch is not None else None
+        except Exception as e:
+            first = (str(e).splitlines() or [""])[0][:200]
+            raise InputError(f"cannot read Parquet after row {row} ({type(e).__name__}: {first})", file=path, line=row + 1) from e
+        if objs is None:
+            return
+        for obj in objs:
             row += 1
             # JSON has no NaN: a missing float becomes null rather than invalid output.
             yield row, {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in obj.items()}
@@ -279,9 +294,13 @@ def _umask() -> int:
 
 
 def temp_files(path: str | os.PathLike) -> list[Path]:
-    """Temporary files (atomic_write) and folders (atomic_dir) left beside `path` by a killed process."""
+    """Temporary files (atomic_write) and folders (atomic_dir) left beside `path` by a killed process,
+    and those of its staged siblings (`.OUT.commit.tmp` is itself written through a temporary file,
+    `..OUT.commit.tmp.XXXX.tmp`)."""
     path = Path(path)
-    return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    if not path.parent.is_dir():
+        return []
+    return sorted({*path.parent.glob(f".{path.name}.*.tmp"), *path.parent.glob(f"..{path.name}.*.tmp")})
 
 
 def remove_stale_temps(path: str | os.PathLike) -> int:

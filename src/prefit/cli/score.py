@@ -52,6 +52,10 @@ def main(inputs, output, model, extract_only, text_field, device, batch_size, ch
     from prefit.stages.score.job import ScoreOptions, is_records_file, score_labels, score_texts
 
     setup_logging(quiet, verbose)
+    from prefit.errors import InputError
+
+    if missing := next((x for x in inputs if not Path(x).exists()), None):
+        raise InputError("no such file or directory", file=missing)
     texts = [is_records_file(x) for x in inputs]
     if any(texts) and not all(texts):
         raise click.UsageError("give either record files (.jsonl, .csv, .tsv, .parquet) or SPL labels (.xml, .zip, directories), not both")

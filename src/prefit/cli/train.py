@@ -58,8 +58,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "stage1_lr": (("--stage1-lr",), dict(type=click.FloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
     "stage1_epochs": (("--stage1-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
     "recipe": (("--recipe",), dict(type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
-                                   help="Defaults for --lr, --epochs, --pooling, --class-weights, --read: prefit (chosen on validation "
-                                        "splits, README) or paper (Shi et al.).")),
+                                   help="Defaults for --lr, --epochs, --pooling, --class-weights, --read, --tfidf-weight, --wise-alpha: "
+                                        "prefit (chosen on validation splits, README) or paper (Shi et al.: no blend).")),
     "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=click.FloatRange(min=0), default=None,
                                                             help="Finetuning lr [default: the recipe's; prefit 1e-4, paper 1e-5].")),
     "stage2_epochs": (("--epochs", "--stage2-epochs", "stage2_epochs"), dict(type=click.IntRange(min=0), default=None,
@@ -379,7 +379,10 @@ def split_cmd(input, output, group_field, group_normalise, test_fraction, seed, 
     written = [output / n for n in ("train.jsonl", "test.jsonl", "split.json")]
     if any(p.exists() and p.resolve() == Path(input).resolve() for p in written):
         raise InputError("the split would replace its own input; choose another -o", file=input)
-    if any(p.exists() for p in written) and not overwrite:
+    from prefit.stages.train.split import UNFINISHED
+
+    killed = (output / UNFINISHED).exists() and not (output / "split.json").exists()  # its own files: redo it
+    if any(p.exists() for p in written) and not overwrite and not killed:
         raise InputError("a split is already there; use --overwrite to replace it", file=output)
     from prefit.jsonl import remove_stale_temps
     from prefit.resume import job_lock

@@ -31,7 +31,7 @@ class SavedBlend:
     def __init__(self, folder: Path, weight: float, n_labels: int) -> None:
         from prefit.model.peer_store import LoadedPeer
 
-        self.peer, self.weight, self.n = LoadedPeer(folder / PEER_DIR), weight, n_labels
+        self.peer, self.weight, self.n = LoadedPeer(folder / PEER_DIR, n_labels), weight, n_labels
 
     def __call__(self, texts: list[str], p_transformer: np.ndarray) -> np.ndarray:
         p = np.zeros((len(texts), self.n), dtype="float64")

@@ -100,7 +100,13 @@ class TorchBackend:
 
         from prefit.model.folder import check_run, max_length_of, reading
         from prefit.model.hf_layout import weights_variant
-        from prefit.model.registry import load_error, load_errors, resolve_device
+        from prefit.model.registry import (
+            SAFE_MODEL,
+            SAFE_TOKENIZER,
+            load_error,
+            load_errors,
+            resolve_device,
+        )
 
         model_dir = run_dir / "model"
         label_map = check_run(run_dir, model_dir)
@@ -109,8 +115,8 @@ class TorchBackend:
         # Runs made before windowed reading existed were evaluated on the first window.
         self.read, self.max_windows = reading(label_map, lm_path=model_dir / "label_map.json")
         try:
-            self.tok = AutoTokenizer.from_pretrained(model_dir)
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, variant=weights_variant(model_dir)).eval()
+            self.tok = AutoTokenizer.from_pretrained(model_dir, **SAFE_TOKENIZER)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, variant=weights_variant(model_dir), **SAFE_MODEL).eval()
         except load_errors() as e:
             raise load_error(model_dir, "run's model", e) from e
         self._device = torch.device(resolve_device(device, "torch"))
@@ -141,14 +147,17 @@ class SklearnBackend:
     """A tfidf-lr or probe run directory (model/peer.safetensors + peer.json; no pickle is ever loaded)."""
 
     def __init__(self, run_dir: Path) -> None:
+        from prefit.model.folder import labels_of
         from prefit.model.peer_store import LoadedPeer
 
         model_dir = run_dir / "model"
-        lm = json.loads((model_dir / "label_map.json").read_text(encoding="utf-8"))
-        self.labels, self.method = list(lm["labels"]), lm["method"]
-        self.peer = LoadedPeer(model_dir)
-        if max(self.peer.classes) >= len(self.labels):
-            raise InputError(f"peer model has class index {max(self.peer.classes)} for {len(self.labels)} labels", file=model_dir)
+        lm_path = model_dir / "label_map.json"
+        try:
+            lm = json.loads(lm_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise InputError(f"invalid label_map.json ({type(e).__name__}: {e})", file=lm_path) from e
+        self.labels, self.method = labels_of(lm, lm_path), lm.get("method")
+        self.peer = LoadedPeer(model_dir, len(self.labels))
         self.device, self.variant = "cpu", self.method
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

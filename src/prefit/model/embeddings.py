@@ -54,9 +54,13 @@ def encode(texts: list[str], spec: EmbeddingSpec, *, batch_size: int = 64, progr
     from transformers import AutoModel, AutoTokenizer
 
     from prefit.model.pooling import mean_pool
+    from prefit.model.registry import SAFE_MODEL, SAFE_TOKENIZER, load_error, load_errors
 
-    tok = AutoTokenizer.from_pretrained(spec.model)
-    model = AutoModel.from_pretrained(spec.model).eval()
+    try:
+        tok = AutoTokenizer.from_pretrained(spec.model, **SAFE_TOKENIZER)
+        model = AutoModel.from_pretrained(spec.model, **SAFE_MODEL).eval()
+    except load_errors() as e:
+        raise load_error(spec.model, "embedding model", e) from e
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = None
     with torch.inference_mode():

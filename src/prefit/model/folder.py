@@ -14,13 +14,14 @@ from pathlib import Path
 from prefit.errors import InputError
 
 
-def _digest(*files: Path) -> str:
-    """SHA-256 of a model's files, names and contents (weights included: two runs that differ only
-    by seed have weights of the same size, and must never pass for one model)."""
+def _digest(root: Path, files: list[Path]) -> str:
+    """SHA-256 of a model's files, paths (relative to `root`) and contents (weights included: two
+    runs that differ only by seed have weights of the same size, and must never pass for one
+    model), cut to 16 hex digits."""
     h = hashlib.sha256()
     for f in files:
         if f.exists():
-            h.update(f.name.encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
             with open(f, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
@@ -46,15 +47,15 @@ def model_kind(d: Path) -> str:
 
 
 def model_identity(model: str | Path) -> dict:
-    """What tells one model from another, without loading it: its kind and a digest of its files'
-    contents. Recorded by `score` so that an output is only ever
+    """What tells one model from another, without loading it: its kind and a digest of every file
+    under the export folder or RUN/model (sub-folders too: tfidf/, 1_Pooling/, ...). Recorded by `score` so that an output is only ever
     continued with the model that began it."""
     d = Path(model)
     if not d.is_dir():
         raise InputError("model directory not found", file=d)
     kind = model_kind(d)
     root = d if kind == "export" else d / "model"
-    return {"kind": kind, "digest": _digest(*sorted(p for p in root.iterdir() if p.is_file()))}
+    return {"kind": kind, "digest": _digest(root, sorted(p for p in root.rglob("*") if p.is_file()))}
 
 
 MIN_LENGTH = 8  # the smallest --max-length train accepts
@@ -82,6 +83,16 @@ def reading(meta: dict, lm_path: Path) -> tuple[str, int]:
     return read, max_windows
 
 
+def labels_of(label_map: object, path: Path) -> list[str]:
+    """label_map.json's `labels`, checked: a list of distinct non-empty strings (a bad one would
+    otherwise surface as a traceback, or as predictions named null)."""
+    labels = label_map.get("labels") if isinstance(label_map, dict) else None
+    if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels)
+            or len(set(labels)) != len(labels)):
+        raise InputError(f"expected a list of distinct label names, found {str(labels)[:80]}", file=path, field="labels")
+    return labels
+
+
 def check_run(run_dir: Path, model_dir: Path) -> dict:
     """The run's label_map, after refusing (one line each) what would export a broken model: no
     run, a peer run, missing config/weights/tokenizer, labels that disagree with the model's head."""
@@ -93,9 +104,9 @@ def check_run(run_dir: Path, model_dir: Path) -> dict:
         raise InputError("not a prefit run directory (no model/label_map.json); train one with 'train two-stage'", file=run_dir)
     try:
         label_map = json.loads(lm_path.read_text(encoding="utf-8"))
-        labels = label_map["labels"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"invalid label_map.json ({type(e).__name__}: {e})", file=lm_path) from e
+    labels = labels_of(label_map, lm_path)
     if label_map.get("method") in PEERS:
         raise InputError(f"a {label_map['method']} run is a scikit-learn model (model/peer.safetensors); ONNX export takes transformer "
                          "runs (two-stage, vanilla, oversample, lpft)", file=run_dir)
@@ -121,7 +132,7 @@ def read_export(d: Path) -> tuple[dict, list[str]]:
     except (UnicodeDecodeError, ValueError, TypeError) as e:
         raise InputError(f"invalid metadata.json ({type(e).__name__}: {e}); export the run again", file=d / "metadata.json") from e
     id2label = read_config(d).get("id2label") or {}
-    labels = [id2label.get(str(i)) for i in range(len(id2label))]
-    if not labels or None in labels:
+    labels = [id2label.get(str(i)) for i in range(len(id2label))] if isinstance(id2label, dict) else []
+    if not labels or not all(isinstance(x, str) for x in labels):
         raise InputError("config.json has no usable id2label (labels 0..N-1); export the run again", file=d / "config.json")
     return meta, labels

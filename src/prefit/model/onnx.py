@@ -53,11 +53,11 @@ class OnnxBackend:
         if isinstance(width, int) and width != len(self.labels):
             raise InputError(f"config.json's id2label names {len(self.labels)} labels but {files[chosen]} has {width} outputs; "
                              "export the run again", file=d / "config.json", field="id2label")
-        from prefit.model.registry import check_model_dir, load_error, load_errors
+        from prefit.model.registry import SAFE_TOKENIZER, check_model_dir, load_error, load_errors
 
         check_model_dir(d, weights=False)
         try:
-            self.tok = AutoTokenizer.from_pretrained(d)
+            self.tok = AutoTokenizer.from_pretrained(d, **SAFE_TOKENIZER)
         except load_errors() as e:
             raise load_error(d, "export's tokenizer", e) from e
 

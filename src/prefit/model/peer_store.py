@@ -54,7 +54,9 @@ def refuse_pickles(model_dir: Path) -> None:
 class LoadedPeer:
     """A saved peer's arrays: `features(texts)` then `proba(features)`, as scikit-learn computes them."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, n_labels: int | None = None) -> None:
+        """Load and check model_dir's peer (its classes index `n_labels` labels, when given); a
+        damaged or hand-edited folder is one InputError here, not a traceback while scoring."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -71,15 +73,56 @@ class LoadedPeer:
         if coef.ndim != 2 or intercept.shape != (coef.shape[0],) or len(classes) != max(coef.shape[0], 2):
             raise InputError(f"damaged peer model: coef {coef.shape}, intercept {intercept.shape}, {len(classes)} classes",
                              file=w)
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise InputError("damaged peer model: coef or intercept is not finite", file=w)
+        if (classes.dtype.kind not in "iu" or len(set(classes.tolist())) != len(classes) or classes.min() < 0
+                or (n_labels is not None and classes.max() >= n_labels)):
+            raise InputError(f"damaged peer model: classes {classes.tolist()[:10]} are not distinct label indices"
+                             + (f" below {n_labels}" if n_labels is not None else ""), file=w, field="classes")
         self.coef, self.intercept, self.classes = coef, intercept, classes
-        self.method = self.settings.get("method")
+        if not isinstance(self.settings, dict) or self.settings.get("method") not in PEERS:
+            raise InputError(f"expected an object with a method of {', '.join(PEERS)}", file=s, field="method")
+        self.method, self.settings_path = self.settings["method"], s
         self._vectorizer = None
+        if self.method == "tfidf-lr":
+            self._check_tfidf(s, w)
+        else:
+            self._check_embedding(s)
+
+    def _check_tfidf(self, s: Path, w: Path) -> None:
+        t, idf = self.settings.get("tfidf"), self.arrays.get("idf")
+        ok = (isinstance(t, dict) and isinstance(t.get("vocabulary"), dict) and isinstance(t.get("ngram_range"), list)
+              and len(t["ngram_range"]) == 2 and all(isinstance(n, int) and n >= 1 for n in t["ngram_range"])
+              and isinstance(t.get("sublinear_tf"), bool) and isinstance(t.get("lowercase"), bool) and t.get("norm") in ("l1", "l2", None))
+        if not ok:
+            raise InputError("damaged peer model: expected tfidf with vocabulary, ngram_range, sublinear_tf, lowercase, norm",
+                             file=s, field="tfidf")
+        if idf is None or idf.ndim != 1 or not np.isfinite(idf).all() or len(idf) != self.coef.shape[1]:
+            raise InputError(f"damaged peer model: idf must be {self.coef.shape[1]} finite numbers (one per coef column)", file=w,
+                             field="idf")
+        index = t["vocabulary"].values()
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in index) or sorted(index) != list(range(len(idf))):
+            raise InputError(f"damaged peer model: vocabulary indices must be 0..{len(idf) - 1}, once each", file=s, field="tfidf")
+
+    def _check_embedding(self, s: Path) -> None:
+        from dataclasses import fields
+
+        from prefit.model.embeddings import EmbeddingSpec
+
+        spec = self.settings.get("embedding")
+        if not isinstance(spec, dict) or "model" not in spec or set(spec) != {f.name for f in fields(EmbeddingSpec)}:
+            raise InputError(f"damaged peer model: expected embedding settings ({', '.join(f.name for f in fields(EmbeddingSpec))})",
+                             file=s, field="embedding")
 
     def features(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if self.method == "probe":
             from prefit.model.embeddings import EmbeddingSpec, encode
 
-            return encode(texts, EmbeddingSpec(**self.settings["embedding"]), batch_size=batch_size)
+            x = encode(texts, EmbeddingSpec(**self.settings["embedding"]), batch_size=batch_size)
+            if x.shape[1] != self.coef.shape[1]:
+                raise InputError(f"the embedding model gives {x.shape[1]} features but the peer was fitted on {self.coef.shape[1]}",
+                                 file=self.settings_path, field="embedding")
+            return x
         if self._vectorizer is None:
             from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -54,8 +54,14 @@ def resolve_encoder(name: str | None) -> str:
     raise InputError(f"encoder {name!r} is neither a directory nor a Hugging Face model id")
 
 
+# Every from_pretrained of prefit passes these: a model folder never runs its own code (a config's
+# auto_map with trust_remote_code would execute modeling_*.py; left unset, transformers asks on
+# stdin) and never unpickles weights (pytorch_model.bin): safetensors only.
+SAFE_TOKENIZER = {"trust_remote_code": False}
+SAFE_MODEL = {"trust_remote_code": False, "use_safetensors": True}
+
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "source.spm")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
                 "model.prefit.safetensors")  # the last: a mean-pooled prefit run (model/hf_layout.py)
 
 
@@ -86,7 +92,8 @@ def check_model_dir(path: str | Path, *, weights: bool = True, tokenizer: bool =
     path = Path(path)
     cfg = read_config(path)
     if weights and not any((path / f).exists() for f in WEIGHT_FILES):
-        raise InputError(f"model directory has no weights ({' or '.join(WEIGHT_FILES[:2])})", file=path)
+        pickled = " (pickle weights such as pytorch_model.bin are refused)" if any(path.glob("*.bin")) else ""
+        raise InputError(f"model directory has no safetensors weights ({' or '.join(WEIGHT_FILES[:2])}){pickled}", file=path)
     if tokenizer and not any((path / f).exists() for f in TOKENIZER_FILES):
         raise InputError(f"model directory has no tokenizer files (one of {', '.join(TOKENIZER_FILES[:4])})", file=path)
     return cfg

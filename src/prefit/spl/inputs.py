@@ -12,11 +12,23 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 MiB = 1 << 20
+# What reading a damaged, encrypted or oddly compressed member raises, besides OSError: a bad CRC
+# or header (BadZipFile), truncated or corrupt deflate data (EOFError, zlib.error), encryption
+# (RuntimeError) and compression methods zipfile lacks (NotImplementedError).
+MEMBER_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, RuntimeError, NotImplementedError)
+READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def printable(name: str) -> str:
+    """An archive member's name as one line: control characters (a newline would fake another
+    error line) escaped as Python writes them."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 @dataclass(frozen=True)
@@ -39,8 +51,8 @@ class SplSource:
         """The XML bytes; OSError when the file or archive member cannot be read within the limits."""
         try:
             return self.reader() if self.reader is not None else self.path.read_bytes()
-        except (zipfile.BadZipFile, EOFError) as e:
-            raise OSError(f"unreadable archive member ({e})") from e
+        except MEMBER_ERRORS as e:
+            raise OSError(f"unreadable archive member ({type(e).__name__}: {e})") from e
 
 
 class _TooLarge(OSError):
@@ -64,6 +76,10 @@ def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ArchiveLimit
 
 
 def _check_member(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    if info.flag_bits & 0x1:
+        return "member is encrypted"
+    if info.compress_type not in READABLE:
+        return f"member uses compression method {info.compress_type}, which zipfile cannot read"
     cap = _cap(info.filename, limits)
     if info.file_size > cap:
         return f"member declares {info.file_size:,} bytes, over the {cap:,}-byte limit"
@@ -80,7 +96,7 @@ def _iter_zip(z: zipfile.ZipFile, name: str, path: Path, depth: int, limits: Arc
     found = False
     for info in sorted(infos, key=lambda i: i.filename):
         low = info.filename.lower()
-        member = f"{name}!{info.filename}"
+        member = f"{name}!{printable(info.filename)}"
         if info.is_dir() or not low.endswith((".xml", ".zip")):
             continue
         found = True
@@ -97,8 +113,8 @@ def _iter_zip(z: zipfile.ZipFile, name: str, path: Path, depth: int, limits: Arc
             except _TooLarge as e:
                 yield member, str(e)
                 continue
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
-                yield member, f"not a readable zip archive ({e})"
+            except (OSError, *MEMBER_ERRORS) as e:
+                yield member, f"not a readable zip archive ({type(e).__name__}: {e})"
                 continue
             with inner:
                 yield from _iter_zip(inner, member, path, depth + 1, limits)
@@ -129,8 +145,8 @@ def iter_sources(inputs: list[str | Path], limits: ArchiveLimits = ArchiveLimits
             with z:
                 try:
                     yield from _iter_zip(z, str(p), p, 1, limits)
-                except (zipfile.BadZipFile, OSError, EOFError) as e:
-                    yield str(p), f"archive became unreadable ({e})"
+                except (OSError, *MEMBER_ERRORS) as e:
+                    yield str(p), f"archive became unreadable ({type(e).__name__}: {e})"
         elif p.stat().st_size > limits.max_xml_bytes:
             yield str(p), f"file is {p.stat().st_size:,} bytes, over the {limits.max_xml_bytes:,}-byte limit"
         else:

@@ -93,12 +93,13 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     if out_dir.exists() and not force:
         raise InputError("export directory exists; use `overwrite=True` to replace it", file=out_dir)
     from prefit.model.hf_layout import weights_variant
-    from prefit.model.registry import load_error, load_errors
+    from prefit.model.registry import SAFE_MODEL, SAFE_TOKENIZER, load_error, load_errors
 
     max_length = max_length_of(label_map, model_dir / "label_map.json", 128)
     try:
-        tok = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, variant=weights_variant(model_dir), attn_implementation="eager").eval()
+        tok = AutoTokenizer.from_pretrained(model_dir, **SAFE_TOKENIZER)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, variant=weights_variant(model_dir), attn_implementation="eager",
+                                                                   **SAFE_MODEL).eval()
     except load_errors() as e:
         raise load_error(model_dir, "run's model", e) from e
     run_texts = [] if texts else _run_texts(run_dir)

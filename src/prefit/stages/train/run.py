@@ -69,11 +69,11 @@ def load_tokenizer(name: str | None):
     """Resolve the encoder name once and load its tokenizer; returns (tokenizer, resolved path)."""
     from transformers import AutoTokenizer
 
-    from prefit.model.registry import load_error, load_errors, resolve_encoder
+    from prefit.model.registry import SAFE_TOKENIZER, load_error, load_errors, resolve_encoder
 
     path = resolve_encoder(name)
     try:
-        return AutoTokenizer.from_pretrained(path), path
+        return AutoTokenizer.from_pretrained(path, **SAFE_TOKENIZER), path
     except load_errors() as e:
         raise load_error(path, "tokenizer", e) from e
 
@@ -82,12 +82,12 @@ def load_model(path: str, labels: list[str]):
     from transformers import AutoModelForSequenceClassification
 
     from prefit.model.hf_layout import weights_variant
-    from prefit.model.registry import load_error, load_errors
+    from prefit.model.registry import SAFE_MODEL, load_error, load_errors
 
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             path, variant=weights_variant(path) if Path(path).is_dir() else None, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
-            ignore_mismatched_sizes=True)
+            ignore_mismatched_sizes=True, **SAFE_MODEL)
     except load_errors() as e:
         raise load_error(path, "model", e) from e
 

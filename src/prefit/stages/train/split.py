@@ -60,6 +60,9 @@ class SplitSummary:
     groups_per_split: dict[str, list[str]] = field(default_factory=dict)
 
 
+UNFINISHED = ".split.unfinished"
+
+
 def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str | None, test_fraction: float = 0.2, seed: int = 0,
                      normalise_groups: str = "none", fields: Fields = Fields()) -> SplitSummary:
     """Write OUT_DIR/train.jsonl, OUT_DIR/test.jsonl and OUT_DIR/split.json."""
@@ -97,7 +100,10 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
     tr, te = balanced_group_split([r[fields.label] for r in rows], groups, test_fraction, seed)
     out = Path(out_dir)
     # split.json is the split's commit mark: removed first, written last, so that a split killed
-    # half-way (new train, old test) is never taken for a finished one.
+    # half-way (new train, old test) is never taken for a finished one. UNFINISHED marks the files
+    # as this split's while it writes them: a re-run after a kill may replace them without --overwrite.
+    out.mkdir(parents=True, exist_ok=True)
+    (out / UNFINISHED).touch()
     (out / "split.json").unlink(missing_ok=True)
     summary = SplitSummary(len(records), len(rows), conflicts, n_groups, len(set(groups)), unlabelled)
     for name, idx in (("train", sorted(tr)), ("test", sorted(te))):
@@ -109,6 +115,7 @@ def dedupe_and_split(path: str | Path, out_dir: str | Path, *, group_field: str 
 
     write_json_atomic(out / "split.json", asdict(summary) | {"input": str(path), "group_field": group_field,
                                                              "test_fraction": test_fraction, "seed": seed})
+    (out / UNFINISHED).unlink(missing_ok=True)
     return summary
 
 

@@ -1,0 +1,274 @@
+"""Defects of the third adversarial pass: each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import SPL_DIR, separable_rows, write_jsonl
+
+from prefit.cli.score import main as score
+from prefit.cli.train import main as train
+from prefit.errors import InputError
+
+GOOD_XML = sorted(SPL_DIR.glob("*.xml"))[0]
+
+
+def _one_line_error(output: str) -> str:
+    errors = [x for x in output.splitlines() if x.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in output, output
+    return errors[0]
+
+
+# --- model folders: no code runs, no pickle is read --------------------------------------------
+
+
+def test_a_model_folder_with_remote_code_is_refused_even_when_stdin_says_yes(trained_run, tmp_path):
+    """A config.json with an unknown model_type and an auto_map made transformers ask on stdin
+    whether to run the folder's modeling_*.py; "y" ran it."""
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    marker = tmp_path / "PWNED"
+    cfg_path = run / "model" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["model_type"] = "evilmodel"
+    cfg["auto_map"] = {name: "modeling_evil.EvilModel" for name in ("AutoConfig", "AutoModel", "AutoModelForSequenceClassification")}
+    cfg_path.write_text(json.dumps(cfg))
+    (run / "model" / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "Metformin is excreted unchanged in the urine."}])
+    r = CliRunner().invoke(score, ["--model", str(run), str(texts), "-o", str(tmp_path / "out.jsonl"), "-q"], input="y\ny\n")
+    assert r.exit_code == 2, r.output
+    assert "could not load" in _one_line_error(r.output)
+    assert not marker.exists()
+
+
+def test_pickled_weights_are_refused_not_unpickled(trained_run, tmp_path):
+    """A run whose weights are pytorch_model.bin (a pickle) gave a 54-line traceback from torch.load."""
+    import pickle
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    for f in (run / "model").glob("*.safetensors"):
+        f.unlink()
+    marker = tmp_path / "PWNED"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (run / "model" / "pytorch_model.bin").write_bytes(pickle.dumps(Payload()))
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "Metformin is excreted unchanged in the urine."}])
+    r = CliRunner().invoke(score, ["--model", str(run), str(texts), "-o", str(tmp_path / "out.jsonl"), "-q"])
+    assert r.exit_code == 2, r.output
+    assert "pickle weights such as pytorch_model.bin are refused" in _one_line_error(r.output)
+    assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def tfidf_run(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("peer")
+    train_p = write_jsonl(d / "train.jsonl", separable_rows(12, 3))
+    out = d / "run"
+    r = CliRunner().invoke(train, ["tfidf-lr", "--train", str(train_p), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _damage_settings(key: str, value):
+    def damage(model: Path) -> None:
+        s = json.loads((model / "peer.json").read_text())
+        s["tfidf"][key] = value
+        (model / "peer.json").write_text(json.dumps(s))
+    return damage
+
+
+def _damage_arrays(name: str, change):
+    def damage(model: Path) -> None:
+        from safetensors.numpy import load_file, save_file
+
+        arrays = load_file(str(model / "peer.safetensors"))
+        arrays[name] = change(arrays[name])
+        save_file(arrays, str(model / "peer.safetensors"))
+    return damage
+
+
+def _damage_labels(value):
+    def damage(model: Path) -> None:
+        lm = json.loads((model / "label_map.json").read_text())
+        lm["labels"] = value
+        (model / "label_map.json").write_text(json.dumps(lm))
+    return damage
+
+
+def _shift_vocabulary(model: Path) -> None:
+    s = json.loads((model / "peer.json").read_text())
+    s["tfidf"]["vocabulary"] = {t: i + 1 for t, i in s["tfidf"]["vocabulary"].items()}
+    (model / "peer.json").write_text(json.dumps(s))
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (_damage_labels(None), "label_map.json: field 'labels'"),
+    (_damage_labels([None, 3, "x"]), "label_map.json: field 'labels'"),
+    (_damage_settings("norm", "l7"), "peer.json: field 'tfidf'"),
+    (_shift_vocabulary, "peer.json: field 'tfidf'"),
+    (_damage_arrays("idf", lambda a: a[:-1]), "peer.safetensors: field 'idf'"),
+    (_damage_arrays("coef", lambda a: np.full_like(a, np.nan)), "peer.safetensors: damaged peer model: coef or intercept is not finite"),
+    (_damage_arrays("classes", lambda a: a + 5), "peer.safetensors: field 'classes'"),
+], ids=["no-labels", "null-label", "norm", "vocabulary", "idf", "nan", "classes"])
+def test_a_damaged_peer_folder_is_one_line_not_a_traceback(tfidf_run, tmp_path, damage, named):
+    run = shutil.copytree(tfidf_run, tmp_path / "run")
+    damage(run / "model")
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "absorption text"}])
+    r = CliRunner().invoke(score, ["--model", str(run), str(texts), "-o", str(tmp_path / "out.jsonl"), "-q"])
+    assert r.exit_code == 2, r.output
+    assert named in _one_line_error(r.output)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_the_undamaged_peer_still_scores(tfidf_run, tmp_path):
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "absorption text"}])
+    r = CliRunner().invoke(score, ["--model", str(tfidf_run), str(texts), "-o", str(tmp_path / "out.jsonl"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "out.jsonl").read_text())["predicted_label"] in json.loads(
+        (tfidf_run / "model" / "label_map.json").read_text())["labels"]
+
+
+# --- archives: one bad member is skipped, the rest are scored ------------------------------------
+
+
+def _corrupt_deflate(path: Path) -> Path:
+    body = GOOD_XML.read_bytes() * 20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a_corrupt.xml", body)
+    data = bytearray(path.read_bytes())
+    start = len("a_corrupt.xml") + 30 + 40  # into the deflate stream of the one member
+    for i in range(start, start + 36):
+        data[i] ^= 0xA5
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _flagged(path: Path, flag: int = 0, method: int | None = None, name: str = "a.xml") -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(name, GOOD_XML.read_bytes())
+    data = bytearray(path.read_bytes())
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):  # local header, central directory
+        at = data.index(sig)
+        data[at + flag_at] |= flag
+        if method is not None:
+            data[at + method_at:at + method_at + 2] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (_corrupt_deflate, "unreadable archive member"),
+    (lambda p: _flagged(p, flag=1), "member is encrypted"),
+    (lambda p: _flagged(p, method=9), "compression method 9"),
+], ids=["corrupt-deflate", "encrypted", "deflate64"])
+def test_a_damaged_archive_member_is_skipped_and_the_good_label_scored(tmp_path, make, reason):
+    """zlib.error, an encrypted member and an unsupported compression method each sank the whole
+    job with no output (the error named neither archive nor member)."""
+    bad = make(tmp_path / "bad.zip")
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(score, ["--extract-only", str(GOOD_XML), str(bad), "-o", str(out), "-q"])
+    assert r.exit_code == 1, r.output
+    line = _one_line_error(r.output)
+    assert "bad.zip!a" in line and reason in line and line.endswith("(skipped)")
+    assert out.exists() and out.read_text().strip()
+
+
+def test_a_member_name_cannot_fake_another_error_line(tmp_path):
+    bad = _flagged(tmp_path / "bad.zip", flag=1, name="evil\nError: fake.xml")
+    r = CliRunner().invoke(score, ["--extract-only", str(GOOD_XML), str(bad), "-o", str(tmp_path / "out.jsonl"), "-q"])
+    assert r.exit_code == 1
+    assert "evil\\nError: fake.xml" in _one_line_error(r.output)
+
+
+def test_a_missing_label_input_is_exit_2_before_any_work(tmp_path):
+    r = CliRunner().invoke(score, ["--extract-only", str(GOOD_XML), str(tmp_path / "nope.xml"), "-o", str(tmp_path / "out.jsonl")])
+    assert r.exit_code == 2
+    assert "nope.xml: no such file or directory" in _one_line_error(r.output)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# --- records files ------------------------------------------------------------------------------
+
+
+def test_a_corrupt_parquet_page_names_the_file_and_row(tmp_path):
+    """Only opening the file was guarded; a damaged data page raised OSError from pyarrow."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from prefit.jsonl import iter_objects
+
+    path = tmp_path / "t.parquet"
+    texts = [f"text number {i} " + "word " * (i % 50) for i in range(20_000)]
+    pq.write_table(pa.table({"text": texts, "label": ["a"] * len(texts)}), path, compression="snappy", row_group_size=5_000)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 200] = bytes(b ^ 0x5A for b in data[mid:mid + 200])
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError) as e:
+        for _ in iter_objects(path):
+            pass
+    assert str(path) in str(e.value) and "cannot read Parquet" in str(e.value)
+
+
+def test_an_endless_line_stops_at_the_line_limit(tmp_path, monkeypatch):
+    """A gzip bomb of one line grew to 1.65 GB before a MemoryError traceback."""
+    import gzip
+
+    import prefit.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 1 << 16)
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(b'{"text": "ok", "label": "a"}\n' + b'{"text": "' + b"x" * (1 << 20) + b'"}\n')
+    with pytest.raises(InputError, match="line longer than") as e:
+        list(jsonl.iter_objects(path))
+    assert e.value.line == 2
+
+
+def test_a_jsonl_with_a_utf8_bom_reads_like_a_csv_with_one(tmp_path):
+    from prefit.jsonl import iter_objects
+
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes("\ufeff".encode() + b'{"text": "t", "label": "a"}\n')
+    assert [o for _, o in iter_objects(path)] == [{"text": "t", "label": "a"}]
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+def test_a_killed_commit_leaves_no_temporary_file_behind_after_the_re_run(tmp_path):
+    """The staged output is written through its own temporary file (..OUT.commit.tmp.X.tmp), which
+    the stale-temp sweep did not match: a full-size copy of OUT stayed for good."""
+    out = tmp_path / "out.jsonl"
+    stale = tmp_path / f"..{out.name}.commit.tmp.abcd1234.tmp"
+    stale.write_text("half of an output")
+    r = CliRunner().invoke(score, ["--extract-only", str(GOOD_XML), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.state.json"]
+
+
+def test_a_killed_split_is_redone_by_a_plain_re_run_but_foreign_files_are_kept(tmp_path):
+    """After a kill between train.jsonl and split.json, the same command was refused ("a split is
+    already there") though nothing finished; files prefit did not write must still be refused."""
+    rows = [dict(r, drug=f"d{i % 5}") for i, r in enumerate(separable_rows(10, 2))]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "split"
+    out.mkdir()
+    (out / "train.jsonl").write_text("half\n")
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "drug", "-q"])
+    assert r.exit_code == 2 and "already there" in r.output  # not ours: kept
+    assert (out / "train.jsonl").read_text() == "half\n"
+    (out / ".split.unfinished").touch()  # what a split killed while writing leaves
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(out), "--group-field", "drug", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (out / "split.json").exists() and not (out / ".split.unfinished").exists()
+    assert len((out / "train.jsonl").read_text().splitlines()) + len((out / "test.jsonl").read_text().splitlines()) == len(rows)
