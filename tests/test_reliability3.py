@@ -272,3 +272,127 @@ def test_a_killed_split_is_redone_by_a_plain_re_run_but_foreign_files_are_kept(t
     assert r.exit_code == 0, r.output
     assert (out / "split.json").exists() and not (out / ".split.unfinished").exists()
     assert len((out / "train.jsonl").read_text().splitlines()) + len((out / "test.jsonl").read_text().splitlines()) == len(rows)
+
+
+# --- second pass: aug, train and the Python API -------------------------------------------------
+
+
+def test_group_keys_ignore_case_for_plain_values_as_for_lists(tmp_path):
+    """"Sulindac" and ["Sulindac"] were two groups, so one drug could land on both sides of a split."""
+    from prefit.stages.train.split import group_value
+
+    assert group_value("Sulindac", "f", 1, "g") == group_value(["Sulindac"], "f", 2, "g") == group_value(" SULINDAC ", "f", 3, "g")
+    rows = [dict(r, drug=("Sulindac" if i % 2 else ["sulindac"]) if i % 3 == 0 else f"d{i % 4}")
+            for i, r in enumerate(separable_rows(12, 4))]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    r = CliRunner().invoke(train, ["split", str(src), "-o", str(tmp_path / "s"), "--group-field", "drug", "-q"])
+    assert r.exit_code == 0, r.output
+    sides = json.loads((tmp_path / "s" / "split.json").read_text())["groups_per_split"]
+    assert not set(sides["train"]) & set(sides["test"])
+    assert "SULINDAC" in set(sides["train"]) | set(sides["test"])
+
+
+def test_summary_final_counts_what_the_output_holds_without_originals(tmp_path):
+    from prefit.cli.augment import main as aug
+
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(0, 5, {"absorption": 12, "metabolism": 4, "excretion": 3}))
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(out), "--no-originals", "-q"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "out.summary.json").read_text())
+    held = {}
+    for row in map(json.loads, out.read_text().splitlines()):
+        held[row["label"]] = held.get(row["label"], 0) + 1
+    assert {k: v["final"] for k, v in summary["classes"].items() if v["final"]} == held
+    assert summary["records_out"] == sum(held.values())
+
+
+def test_aug_imbalance_refuses_an_output_it_would_not_write_in_that_format(tmp_path):
+    from prefit.cli.augment import main as aug
+
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(6, 6))
+    r = CliRunner().invoke(aug, ["imbalance", str(src), "-o", str(tmp_path / "o.parquet"), "--kind", "step", "--ratio", "0.5"])
+    assert r.exit_code == 2 and "*.jsonl" in _one_line_error(r.output)
+    assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["aug", "eda", "--headroom", "inf"], ["aug", "eda", "--headroom", "nan"], ["train", "tfidf-lr", "--peer-c", "nan"],
+    ["train", "tfidf-lr", "--seed", "-5"], ["train", "tfidf-lr", "--seed", "99999999999999999999"],
+])
+def test_out_of_range_numbers_are_usage_errors_not_tracebacks(tmp_path, args):
+    from prefit.cli.augment import main as aug
+
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(6, 7))
+    cmd, rest = (aug, args[1:]) if args[0] == "aug" else (train, args[1:])
+    io = [str(src), "-o", str(tmp_path / "o.jsonl")] if args[0] == "aug" else ["--train", str(src), "-o", str(tmp_path / "run")]
+    r = CliRunner().invoke(cmd, [rest[0], *io, *rest[1:]])
+    assert r.exit_code == 2 and "Traceback" not in r.output and r.exception is not None and isinstance(r.exception, SystemExit), r.output
+    assert "Invalid value for '--" in r.output
+
+
+def test_tfidf_lr_on_texts_with_no_common_word_is_one_line(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": "alpha", "label": "a"}, {"text": "beta", "label": "b"}])
+    r = CliRunner().invoke(train, ["tfidf-lr", "--train", str(src), "-o", str(tmp_path / "run")])
+    assert r.exit_code == 2
+    assert "no TF-IDF term" in _one_line_error(r.output)
+
+
+@pytest.mark.parametrize(("field", "value"), [("train", 5), ("eval", ["a"]), ("augmented", 5), ("seed", -3)])
+def test_a_run_json_with_a_wrong_type_is_refused_naming_the_field(tfidf_run, tmp_path, field, value):
+    cfg = json.loads((tfidf_run / "run.json").read_text())
+    cfg["run"][field] = value
+    (tmp_path / "run.json").write_text(json.dumps(cfg))
+    r = CliRunner().invoke(train, ["tfidf-lr", "--config", str(tmp_path / "run.json"), "-o", str(tmp_path / "again")])
+    assert r.exit_code == 2
+    assert f"field 'run.{field}'" in _one_line_error(r.output)
+    assert not (tmp_path / "again").exists()
+
+
+def test_api_train_checks_its_arguments_before_any_work(tmp_path, monkeypatch):
+    import prefit
+
+    monkeypatch.chdir(tmp_path)
+    pairs = [(r["text"], r["label"]) for r in separable_rows(6, 8)]
+    for kwargs, message in (({"output": None}, "output: expected a folder path"), ({"output": "r", "seed": -1}, "seed:"),
+                            ({"output": "r", "method": "bogus"}, "tfidf-lr")):
+        with pytest.raises(InputError, match=message):
+            prefit.train(kwargs.pop("method", "tfidf-lr"), train=pairs, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_api_dataframe_gaps_in_unused_columns_train_and_bad_rows_name_the_parameter(tmp_path):
+    pd = pytest.importorskip("pandas")
+    import prefit
+
+    rows = separable_rows(6, 9)
+    df = pd.DataFrame({"text": [r["text"] for r in rows], "label": [r["label"] for r in rows],
+                       "note": [None if i % 2 else 1.5 for i in range(len(rows))]})
+    df.loc[3, "note"] = float("nan")
+    assert prefit.train("tfidf-lr", train=df, output=tmp_path / "ok").metrics is not None
+    df.loc[4, "text"] = None
+    with pytest.raises(InputError) as e:
+        prefit.train("tfidf-lr", train=df, output=tmp_path / "bad")
+    assert str(e.value).startswith("train[4]: field 'text'"), str(e.value)
+
+
+def test_api_classlabel_minus_one_is_no_label_not_the_last_name(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from prefit.api import _rows
+
+    ds = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, -1]},
+                                    features=datasets.Features({"text": datasets.Value("string"),
+                                                                "label": datasets.ClassLabel(names=["x", "y"])}))
+    assert [r["label"] for r in _rows(ds, "train", "text", "label")] == ["x", None]
+
+
+def test_api_predict_on_no_texts_is_empty_and_augment_checks_variants(tfidf_run, tmp_path):
+    import prefit
+
+    clf = prefit.Classifier.load(tfidf_run)
+    assert clf.predict([]) == [] and clf.predict_proba([]).shape == (0, len(clf.labels))
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(6, 10))
+    for kwargs in ({"variants": 0}, {"variants": 1.5}, {"seed": "x"}, {"method": "backtranslate", "engine": "bogus"}):
+        with pytest.raises(InputError):
+            prefit.augment(src, tmp_path / "o.jsonl", **kwargs)
+    assert not (tmp_path / "o.jsonl.parts").exists()

@@ -44,9 +44,15 @@ def train(method: str, train: Any, eval: Any = None, *, output: str | Path, augm
     (max_length, model, pooling, read, device, ...) or RecipeOptions fields (stage2_lr,
     stage2_epochs, wise_alpha, batch_size, ...)."""
     from prefit.jsonl import Fields
-    from prefit.stages.train.recipes import RecipeOptions
+    from prefit.model.peer_store import PEERS
+    from prefit.stages.train.recipes import METHODS, RecipeOptions
     from prefit.stages.train.run import RunConfig, run
 
+    if not isinstance(method, str) or method.partition("+")[0] not in METHODS + PEERS:
+        raise InputError(f"method: expected one of {', '.join(METHODS + PEERS)}, found {method!r}")
+    if not isinstance(output, (str, Path)) or not str(output):
+        raise InputError(f"output: expected a folder path, found {output!r}")
+    _check_seed(seed)
     run_keys = {f.name for f in fields(RunConfig)} - {"method", "train", "eval", "output", "augmented", "seed", "fields", "recipe",
                                                       "overwrite", "progress"}
     recipe_keys = {f.name for f in fields(RecipeOptions)}
@@ -64,8 +70,19 @@ def train(method: str, train: Any, eval: Any = None, *, output: str | Path, augm
         cfg = RunConfig(method=method, train=paths["train"], eval=paths["eval"], output=str(output), augmented=paths["augmented"],
                         seed=seed, fields=Fields(text_field, label_field), recipe=recipe, overwrite=overwrite, progress=progress,
                         **{k: v for k, v in options.items() if k in run_keys})
-        metrics = run(cfg)
+        try:
+            metrics = run(cfg)
+        except InputError as e:  # name the parameter and row, not the temporary file they were written to
+            name = next((n for n, p in paths.items() if p is not None and e.file == p and p.startswith(tmp)), None)
+            if name is None:
+                raise
+            raise InputError(e.message, file=name if e.line is None else f"{name}[{e.line - 1}]", field=e.field) from e
     return TrainResult(Path(output), metrics)
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise InputError(f"seed: expected an integer in 0..4294967295, found {seed!r}")
 
 
 def _as_file(data: Any, path: Path, name: str, text_field: str, label_field: str) -> str | None:
@@ -87,11 +104,14 @@ def _rows(data: Any, name: str, text_field: str, label_field: str) -> list[dict]
     if hasattr(data, "features") and hasattr(data, "to_list"):  # datasets.Dataset
         names = getattr(data.features.get(label_field), "names", None)
         rows = data.to_list()
-        if names:
-            rows = [{**r, label_field: names[r[label_field]]} for r in rows]
+        if names:  # ClassLabel: -1 means "no label" (null), not the last name
+            rows = [{**r, label_field: names[r[label_field]] if isinstance(r[label_field], int) and r[label_field] >= 0 else None}
+                    for r in rows]
         return rows
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # pandas DataFrame
-        return data.to_dict("records")
+        # missing cells (NaN, None, NaT) become null: JSON has no NaN, and a gap in a column the
+        # run does not read must not fail it
+        return data.astype(object).where(data.notna(), None).to_dict("records")
     if isinstance(data, dict):
         cols = {k: list(v) for k, v in data.items()}
         n = {len(v) for v in cols.values()}
@@ -122,10 +142,15 @@ def augment(input: str | Path, output: str | Path, *, method: str = "eda", varia
     from prefit.stages.augment.eda import EdaAugmenter, EdaOptions
     from prefit.stages.augment.job import JobOptions, run_job
 
+    if isinstance(variants, bool) or not isinstance(variants, int) or variants < 1:
+        raise InputError(f"variants: expected an integer >= 1, found {variants!r}")
+    _check_seed(seed)
     opts = JobOptions(seed=seed, overwrite=overwrite, progress=progress)
     if method == "eda":
         aug = EdaAugmenter(EdaOptions(), variants, opts.filters)
     elif method == "backtranslate":
+        if engine not in ("bergamot", "ctranslate2"):
+            raise InputError(f"engine: expected 'bergamot' or 'ctranslate2', found {engine!r}")
         if engine == "bergamot":
             from prefit.stages.augment.bergamot import bergamot_dirs
 

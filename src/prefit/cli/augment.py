@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from prefit.cli.common import (
+    SEED,
+    FiniteFloatRange,
     PrefitGroup,
     echo_err,
     log_options,
@@ -34,13 +36,13 @@ def _job_options(kind: str):
                      help="'max': every class reaches the largest; N: every class reaches N; 'none': augment every record."),
         click.option("--variants", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Outputs per source draw (and per pivot)." if bt else "Outputs per source draw."),
-        click.option("--headroom", type=click.FloatRange(min=1.0), default=1.2, show_default=True,
+        click.option("--headroom", type=FiniteFloatRange(min=1.0), default=1.2, show_default=True,
                      help="Generate this many times the needed candidates, to make up for filtered ones."),
-        click.option("--min-length-ratio", type=click.FloatRange(min=0), default=0.5, show_default=True),
-        click.option("--max-length-ratio", type=click.FloatRange(min=0), default=2.0, show_default=True),
+        click.option("--min-length-ratio", type=FiniteFloatRange(min=0), default=0.5, show_default=True),
+        click.option("--max-length-ratio", type=FiniteFloatRange(min=0), default=2.0, show_default=True),
         click.option("--keep-identical", is_flag=True, help="Keep outputs identical to their source."),
         click.option("--no-originals", is_flag=True, help="Write only the augmented records."),
-        click.option("--seed", type=int, default=13, show_default=True),
+        click.option("--seed", type=SEED, default=13, show_default=True),
         click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,  # = JobOptions.chunk_size
                      help="Source draws per resumable chunk."),
         click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
@@ -48,8 +50,8 @@ def _job_options(kind: str):
                           "the running cluster, or a cluster address. Without it Ray is not imported."),
         click.option("--ray-workers", type=click.IntRange(min=1), default=2, show_default=True,
                      help="Ray actors; each loads the translation models once." if bt else "Ray actors; each loads WordNet once."),
-        click.option("--ray-cpus-per-worker", type=click.FloatRange(min=0), default=1.0, show_default=True),
-        click.option("--ray-gpus-per-worker", type=click.FloatRange(min=0), default=None,
+        click.option("--ray-cpus-per-worker", type=FiniteFloatRange(min=0), default=1.0, show_default=True),
+        click.option("--ray-gpus-per-worker", type=FiniteFloatRange(min=0), default=None,
                      help="[default: 1 when the cluster has GPUs, else 0]"),
         click.option("--max-records", type=click.IntRange(min=1), default=1_000_000, show_default=True,
                      help="Refuse a plan that would generate more candidate records than this (draws x outputs per draw x "
@@ -125,7 +127,7 @@ def _report(summary, quiet: bool) -> None:
 @click.option("--decoding", type=click.Choice(["sample", "beam", "greedy"]), default="sample", show_default=True)
 @click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--topk", type=click.IntRange(min=1), default=10, show_default=True, help="Sampling: top-k.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Sampling temperature.")
+@click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Sampling temperature.")
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--compute-type", default="auto", show_default=True, help="auto, int8, int8_float16, float16, float32, ...")
@@ -199,7 +201,7 @@ def backtranslate(ctx, input, engine, pivots, source_lang, models_dir, model_ove
 
 @main.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True,
+@click.option("--alpha", type=FiniteFloatRange(0, 1, min_open=True), default=0.1, show_default=True,
               help="Fraction of words each operation changes (EDA's alpha).")
 @click.option("--operations", default="synonym,insert,swap,delete", show_default=True, help="EDA operations to rotate through.")
 @_job_options("eda")
@@ -221,8 +223,8 @@ def eda(input, alpha, operations, **kw):
 @click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--kind", type=click.Choice(["step", "longtail"]), required=True)
-@click.option("--ratio", type=click.FloatRange(0, 1, min_open=True), required=True, help="rho = min class size / max class size.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--ratio", type=FiniteFloatRange(0, 1, min_open=True), required=True, help="rho = min class size / max class size.")
+@click.option("--seed", type=SEED, default=13, show_default=True)
 @click.option("--minority", default=None, help="Step: comma-separated minority classes (default: half, chosen by seed).")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
@@ -235,6 +237,8 @@ def imbalance(input, output, kind, ratio, seed, minority, text_field, label_fiel
     setup_logging(quiet, verbose)
     if output.resolve() == input.resolve():
         raise InputError("the output is the input file; choose another -o (the input would be replaced)", file=output)
+    if not output.name.endswith(".jsonl"):
+        raise InputError("the imbalanced set is written as JSON Lines: name the output *.jsonl", file=output)
     with job_lock(output):  # the lock `aug eda` / `aug backtranslate` hold on their output
         _imbalance(input, output, kind, ratio, seed, minority, text_field, label_field, overwrite, quiet)
 
@@ -269,9 +273,9 @@ def _imbalance(input, output, kind, ratio, seed, minority, text_field, label_fie
 @click.option("--model", default=None, help="Encoder for the embeddings [default: packaged all-MiniLM-L6-v2].")
 @click.option("--max-augmented-per-class", type=click.IntRange(min=1), default=300, show_default=True,
               help="Augmented texts sampled per class.")
-@click.option("--near-copy", type=click.FloatRange(0, 1), default=0.98, show_default=True,
+@click.option("--near-copy", type=FiniteFloatRange(0, 1), default=0.98, show_default=True,
               help="Cosine similarity to the source at or above which an augmented text counts as a near-copy.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
 @overwrite_option("Replace an existing report in OUTPUT.")

@@ -10,6 +10,21 @@ from prefit.errors import InputError
 from prefit.logs import setup_logging  # noqa: F401  (the commands' logging)
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare False with any bound, so pass it)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return v
+
+
+SEED = click.IntRange(0, 2**32 - 1)  # what numpy's and scikit-learn's random_state accept
+
+
 class _InputErrorsAsOneLine:
     """Turns InputError into `Error: FILE:LINE: field 'x': message` and exit 2."""
 

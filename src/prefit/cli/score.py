@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from prefit.cli.common import PrefitCommand, echo_err, log_options, overwrite_option, setup_logging
+from prefit.cli.common import (
+    FiniteFloatRange,
+    PrefitCommand,
+    echo_err,
+    log_options,
+    overwrite_option,
+    setup_logging,
+)
 
 
 @click.command(cls=PrefitCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,8 +39,8 @@ from prefit.cli.common import PrefitCommand, echo_err, log_options, overwrite_op
               help="Parse and score on Ray: 'local' (the default when the flag has no value) starts Ray here, 'auto' joins the "
                    "running cluster, or a cluster address. Without it Ray is not imported.")
 @click.option("--ray-workers", type=click.IntRange(min=1), default=2, show_default=True, help="Scoring actors; each loads the model once.")
-@click.option("--ray-cpus-per-worker", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option("--ray-gpus-per-worker", type=click.FloatRange(min=0), default=None, help="[default: 1 when the cluster has GPUs, else 0]")
+@click.option("--ray-cpus-per-worker", type=FiniteFloatRange(min=0), default=1.0, show_default=True)
+@click.option("--ray-gpus-per-worker", type=FiniteFloatRange(min=0), default=None, help="[default: 1 when the cluster has GPUs, else 0]")
 @overwrite_option("Start over instead of adding to OUT (labels) or resuming an unfinished run.")
 @log_options
 def main(inputs, output, model, extract_only, text_field, device, batch_size, chunk_size, include_tables, max_member_mb, max_xml_mb, ray_address,

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from prefit.cli.common import (
+    SEED,
+    FiniteFloatRange,
     PrefitGroup,
     echo_err,
     log_options,
@@ -55,44 +57,44 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
     "batch_size": (("--batch-size",), dict(type=click.IntRange(min=1), default=16, show_default=True)),
     "stage1_layers": (("--stage1-layers",), dict(type=click.IntRange(min=0), default=1, show_default=True,
                                                  help="Top encoder layers trained in the first stage.")),
-    "stage1_lr": (("--stage1-lr",), dict(type=click.FloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
+    "stage1_lr": (("--stage1-lr",), dict(type=FiniteFloatRange(min=0), default=1e-4, show_default=True, help="First-stage lr.")),
     "stage1_epochs": (("--stage1-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
     "recipe": (("--recipe",), dict(type=click.Choice(list(RECIPES)), default="prefit", show_default=True,
                                    help="Defaults for --lr, --epochs, --pooling, --class-weights, --read, --tfidf-weight, --wise-alpha: "
                                         "prefit (chosen on validation splits, README) or paper (Shi et al.: no blend).")),
-    "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=click.FloatRange(min=0), default=None,
+    "stage2_lr": (("--lr", "--stage2-lr", "stage2_lr"), dict(type=FiniteFloatRange(min=0), default=None,
                                                             help="Finetuning lr [default: the recipe's; prefit 1e-4, paper 1e-5].")),
     "stage2_epochs": (("--epochs", "--stage2-epochs", "stage2_epochs"), dict(type=click.IntRange(min=0), default=None,
                                                                             help="Finetuning epochs [default: the recipe's; 3 in both].")),
-    "lp_lr": (("--lp-lr",), dict(type=click.FloatRange(min=0), default=1e-3, show_default=True, help="Linear-probe lr.")),
+    "lp_lr": (("--lp-lr",), dict(type=FiniteFloatRange(min=0), default=1e-3, show_default=True, help="Linear-probe lr.")),
     "lp_epochs": (("--lp-epochs",), dict(type=click.IntRange(min=0), default=1, show_default=True)),
-    "peer_c": (("--peer-c",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    "peer_c": (("--peer-c",), dict(type=FiniteFloatRange(min=0, min_open=True), default=1.0, show_default=True,
                                    help="Inverse regularisation strength C of the logistic regression.")),
-    "wise_alpha": (("--wise-alpha",), dict(type=click.FloatRange(0, 1), default=None,
+    "wise_alpha": (("--wise-alpha",), dict(type=FiniteFloatRange(0, 1), default=None,
                                            help="WiSE-FT: the saved model is (1 - A) x the weights before full finetuning + A x "
                                                 "the finetuned weights; 1 keeps the finetuned model [default: the recipe's]. Every run "
                                                 "also reports alphas 0.25, 0.5, 0.75 and 1 on its evaluation file.")),
-    "tfidf_weight": (("--tfidf-weight",), dict(type=click.FloatRange(0, 1, max_open=True), default=None,
+    "tfidf_weight": (("--tfidf-weight",), dict(type=FiniteFloatRange(0, 1, max_open=True), default=None,
                                                help="Blend a TF-IDF + logistic-regression peer, fitted on --train and saved with the "
                                                     "model: predictions are (1 - W) x the transformer's + W x the peer's probabilities "
                                                     "[default: the recipe's; prefit 0.75 for two-stage, 0 for the other methods, paper "
                                                     "0]. Every run also reports W 0, 0.25, 0.5, 0.75 on --eval.")),
-    "weight_decay": (("--weight-decay",), dict(type=click.FloatRange(min=0), default=0.01, show_default=True)),
-    "warmup_ratio": (("--warmup-ratio",), dict(type=click.FloatRange(0, 1), default=0.0, show_default=True)),
-    "max_grad_norm": (("--max-grad-norm",), dict(type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)),
+    "weight_decay": (("--weight-decay",), dict(type=FiniteFloatRange(min=0), default=0.01, show_default=True)),
+    "warmup_ratio": (("--warmup-ratio",), dict(type=FiniteFloatRange(0, 1), default=0.0, show_default=True)),
+    "max_grad_norm": (("--max-grad-norm",), dict(type=FiniteFloatRange(min=0, min_open=True), default=1.0, show_default=True)),
     "loss": (("--loss",), dict(type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True, help="Finetuning loss.")),
     "class_weights": (("--class-weights",), dict(type=click.Choice(["auto", "none", "cb", "drw"]), default=None,
                                                  help="Finetuning class weights. cb: effective-number weights; drw: cb weights from "
                                                       "--drw-epoch on; auto: the method's default, cb for two-stage, none for the "
                                                       "others [default: the recipe's; prefit auto, paper none].")),
-    "cb_beta": (("--cb-beta",), dict(type=click.FloatRange(0, 1, max_open=True), default=0.9999, show_default=True)),
-    "focal_gamma": (("--focal-gamma",), dict(type=click.FloatRange(min=0), default=2.0, show_default=True)),
-    "ldam_max_margin": (("--ldam-max-margin",), dict(type=click.FloatRange(min=0), default=0.5, show_default=True)),
-    "ldam_scale": (("--ldam-scale",), dict(type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)),
+    "cb_beta": (("--cb-beta",), dict(type=FiniteFloatRange(0, 1, max_open=True), default=0.9999, show_default=True)),
+    "focal_gamma": (("--focal-gamma",), dict(type=FiniteFloatRange(min=0), default=2.0, show_default=True)),
+    "ldam_max_margin": (("--ldam-max-margin",), dict(type=FiniteFloatRange(min=0), default=0.5, show_default=True)),
+    "ldam_scale": (("--ldam-scale",), dict(type=FiniteFloatRange(min=0, min_open=True), default=30.0, show_default=True)),
     "drw_epoch": (("--drw-epoch",), dict(type=click.IntRange(min=0), default=1, show_default=True, help="0-based epoch where DRW starts.")),
     "stage1_loss": (("--stage1-loss",), dict(type=click.Choice(["ce", "focal", "ldam"]), default="ce", show_default=True,
                                              help="Loss of the first stage.")),
-    "sam_rho": (("--sam-rho",), dict(type=click.FloatRange(min=0), default=0.0, show_default=True, help="> 0: SAM with this rho.")),
+    "sam_rho": (("--sam-rho",), dict(type=FiniteFloatRange(min=0), default=0.0, show_default=True, help="> 0: SAM with this rho.")),
     "device": (("--device",), dict(type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)),
     "no_group_by_length": (("--no-group-by-length",), dict(is_flag=True, help="Shuffle without grouping similar lengths.")),
 }
@@ -169,7 +171,7 @@ def _print_metrics(m: dict, out: Path) -> None:
 def _single(method: str, needs_aug: bool):
     @_common(method)
     @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory.")
-    @click.option("--seed", type=int, default=42, show_default=True)
+    @click.option("--seed", type=SEED, default=42, show_default=True)
     @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                   help="Re-run a run from its run.json (the same method; only -o, --seed, --overwrite, -q, -v may be added).")
     def cmd(output, seed, config_file, augmented=None, **kw):
@@ -212,7 +214,18 @@ def check_config_values(path: Path) -> None:
         parts = {"run": raw, "recipe": raw["recipe"], "loss": raw["recipe"]["loss"], "stage1_loss": raw["recipe"]["stage1_loss"]}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return  # load_run_config says what is wrong with the file itself
-    checks = [("run", "seed", int)] + [(part, key, OPTIONS[flag][1]["type"]) for (part, key), flag in CONFIG_FIELDS.items()]
+    for part, value in parts.items():
+        if not isinstance(value, dict):
+            raise InputError(f"expected an object, found {json.dumps(value)[:40]}", file=path,
+                             field="run" if part == "run" else f"run.recipe{'' if part == 'recipe' else '.' + part}")
+    for key in ("train", "eval", "augmented"):
+        value = raw.get(key)
+        if not (value is None and key != "train" or isinstance(value, str) and value):
+            raise InputError(f"expected a file name{' or null' if key != 'train' else ''}, found {json.dumps(value)[:40]}", file=path,
+                             field=f"run.{key}")
+    if "seed" in raw and not (isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) and 0 <= raw["seed"] < 2**32):
+        raise InputError(f"expected an integer in 0..4294967295, found {json.dumps(raw['seed'])[:40]}", file=path, field="run.seed")
+    checks = [(part, key, OPTIONS[flag][1]["type"]) for (part, key), flag in CONFIG_FIELDS.items()]
     for part, key, kind in checks:
         if key not in parts[part]:
             continue
@@ -276,7 +289,7 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
 @click.option("--seeds", default="7,42,106,190,191", show_default=True)
 @click.option("--select", "select_specs", multiple=True, metavar="NAME=V1,V2",
               help="Pick each method's NAME (lr, epochs, stage1-lr; c for the peers) on a validation split of --train; repeatable.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+@click.option("--val-fraction", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
               help="Share of --train held out for --select.")
 @click.option("--select-seed", type=int, default=0, show_default=True, help="Seed of the validation split and the selection runs.")
 @click.option("--group-field", default=None, help="Keep each value of this field on one side of the validation split (e.g. a drug name).")
@@ -322,6 +335,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
         raise click.BadParameter(f"expected comma-separated integers, found {seeds!r}", param_hint="--seeds") from None
     if not sd:
         raise click.BadParameter(f"expected at least one seed, found {seeds!r}", param_hint="--seeds")
+    if bad_seed := next((s for s in sd if not 0 <= s < 2**32), None):
+        raise click.BadParameter(f"{bad_seed} is not in the range 0<=x<=4294967295", param_hint="--seeds")
     if any(split_variant(m)[0] == "two-stage" for m in ms) and not augmented:
         raise click.UsageError("--methods includes two-stage, which needs --augmented AUG.jsonl")
     from prefit.stages.train.select import parse_grid
@@ -362,8 +377,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 @click.option("--group-field", default=None, help="Keep each value of this field on one side (e.g. generic_names: hold out drugs).")
 @click.option("--group-normalise", type=click.Choice(["none", "drug"]), default="none", show_default=True,
               help="drug: group values are drug names; salts, dosage forms and strengths are dropped, ingredients sorted.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--test-fraction", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
 @overwrite_option("Replace an existing split in OUTPUT.")
@@ -422,7 +437,7 @@ def _print_split(s, output, group_field, group_normalise) -> None:
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export directory.")
 @click.option("--int8", is_flag=True, help="Also write a dynamic int8 model for CPU.")
 @click.option("--fp16", is_flag=True, help="Also write an fp16 model for CUDA.")
-@click.option("--parity-tolerance", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--parity-tolerance", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Largest |logit difference| from PyTorch a variant may show [default: 1e-3 fp32, 5e-2 int8 and fp16].")
 @overwrite_option("Replace the export directory.")
 @log_options

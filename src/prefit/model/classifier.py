@@ -72,7 +72,10 @@ class Classifier:
 
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), len(labels)) probabilities, columns in `labels` order."""
-        return np.asarray(self._backend.probabilities(_texts(texts), batch_size))
+        texts = _texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype="float32")
+        return np.asarray(self._backend.probabilities(texts, batch_size))
 
     probabilities = predict_proba
 

@@ -256,7 +256,7 @@ def _assemble(records, plans, store, n_chunks, augmenter, opts: JobOptions, summ
                 "variant": cand.variant,
             } | ({"operation": cand.operation} if cand.operation else {})
     for lab, cs in summary.classes.items():
-        cs.final = cs.original + cs.kept
+        cs.final = (cs.original if opts.include_originals else 0) + cs.kept  # records of the class in OUT
         cs.short = max(0, cs.needed - cs.kept) if opts.balance.kind != "none" else 0
         if cs.short:
             log.warning("class %r is %d record(s) short of its target after filtering; raise --headroom", lab, cs.short)

@@ -34,8 +34,16 @@ def fit_predict(method: str, train_texts: list[str], train_y: list[int], eval_te
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import make_pipeline
 
+        from prefit.errors import InputError
+
         pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), _classifier(c, seed))
-        pipe.fit(train_texts, train_y)
+        try:
+            pipe.fit(train_texts, train_y)
+        except ValueError as e:
+            if "no terms remain" not in str(e) and "empty vocabulary" not in str(e):
+                raise
+            raise InputError("the training texts give no TF-IDF term: tfidf-lr keeps words and word pairs found in at least 2 "
+                             f"texts, and {len(train_texts)} text(s) have none in common", field="text") from e
         return pipe, _proba(pipe, eval_texts) if eval_texts else None, {"ngram_range": [1, 2], "sublinear_tf": True, "min_df": 2, "C": c}
     if method == "probe":
         from prefit.model.embeddings import embedding_spec, encode

@@ -37,7 +37,9 @@ def normalise(text: str) -> str:
 
 
 def group_value(value, path, line: int, name: str) -> str:
-    """A group key; an empty value (a label that names no generic drug) is the group "(no NAME)"."""
+    """A group key, upper-cased (a list: its items upper-cased, sorted and joined by " + "), so that
+    "Sulindac", "SULINDAC" and ["Sulindac"] are one group; an empty value (a label that names no
+    generic drug) is the group "(no NAME)"."""
     if isinstance(value, list):
         value = " + ".join(sorted(str(v).strip().upper() for v in value if str(v).strip()))
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -45,7 +47,7 @@ def group_value(value, path, line: int, name: str) -> str:
     if not isinstance(value, str | int):
         raise InputError(f"expected a string or a list of strings for the group, found {type(value).__name__}", file=path, line=line,
                          field=name)
-    return str(value).strip()
+    return str(value).strip().upper()
 
 
 @dataclass
