@@ -396,3 +396,32 @@ def test_api_predict_on_no_texts_is_empty_and_augment_checks_variants(tfidf_run,
         with pytest.raises(InputError):
             prefit.augment(src, tmp_path / "o.jsonl", **kwargs)
     assert not (tmp_path / "o.jsonl.parts").exists()
+
+
+def test_grouped_cv_names_a_label_no_training_side_would_see_before_any_fold(tmp_path):
+    """A class in one group failed fold K's run, naming the generated OUT/fold-K/test.jsonl."""
+    rows = [dict(r, drug=f"d{i % 4}") for i, r in enumerate(separable_rows(8, 11))]
+    rows.append({"text": "a lone excretion text", "label": "lonely", "drug": "d9"})
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "cv"
+    r = CliRunner().invoke(train, ["compare", "--methods", "tfidf-lr", "--train", str(src), "--folds", "3", "--group-field", "drug",
+                                   "-o", str(out), "-q"])
+    assert r.exit_code == 2
+    line = _one_line_error(r.output)
+    assert line.startswith(f"Error: {src}: field 'drug': label 'lonely' occurs only in group(s) 'D9'"), line
+    assert not list(out.glob("fold-*"))
+
+
+def test_results_with_one_seed_are_strict_json(tmp_path):
+    """An SEM of one value was written as a bare NaN, which strict JSON parsers refuse."""
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(8, 12))
+    ev = write_jsonl(tmp_path / "ev.jsonl", separable_rows(4, 13))
+    out = tmp_path / "cmp"
+    r = CliRunner().invoke(train, ["compare", "--methods", "tfidf-lr", "--seeds", "7", "--train", str(src), "--eval", str(ev),
+                                   "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+    strict((out / "results.json").read_text())

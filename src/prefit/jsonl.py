@@ -398,7 +398,19 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) 
     return n
 
 
+def _json_safe(obj: Any) -> Any:
+    """nan and inf (an SEM of one value, an F1 with no support) as null: strict JSON has neither."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> None:
+    """`obj` as strict JSON (nan and inf written as null), atomically."""
     with atomic_write(path) as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=indent)
+        json.dump(_json_safe(obj), fh, ensure_ascii=False, indent=indent, allow_nan=False)
         fh.write("\n")

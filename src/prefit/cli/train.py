@@ -224,7 +224,8 @@ def check_config_values(path: Path) -> None:
             raise InputError(f"expected a file name{' or null' if key != 'train' else ''}, found {json.dumps(value)[:40]}", file=path,
                              field=f"run.{key}")
     if "seed" in raw and not (isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) and 0 <= raw["seed"] < 2**32):
-        raise InputError(f"expected an integer in 0..4294967295, found {json.dumps(raw['seed'])[:40]}", file=path, field="run.seed")
+        what = "an integer" + (" in 0..4294967295" if isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) else "")
+        raise InputError(f"expected {what}, found {json.dumps(raw['seed'])[:40]}", file=path, field="run.seed")
     checks = [(part, key, OPTIONS[flag][1]["type"]) for (part, key), flag in CONFIG_FIELDS.items()]
     for part, key, kind in checks:
         if key not in parts[part]:

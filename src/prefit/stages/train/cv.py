@@ -43,7 +43,15 @@ def make_folds(train: str, augmented: str | None, out_dir: Path, fields, *, fold
         raise InputError(f"{len(set(groups))} groups cannot fill {folds} folds; use fewer folds", file=train, field=group_field)
     aug = read_records(augmented, fields) if augmented else None
     out = []
-    for k, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(records, groups=groups)):
+    splits = list(GroupKFold(n_splits=folds).split(records, groups=groups))
+    for k, (tr, te) in enumerate(splits):  # before writing any fold: a label no training side holds fails that fold's run
+        unseen = sorted({records[i].label for i in te} - {records[i].label for i in tr})
+        if unseen:
+            gs = sorted({groups[i] for i in te if records[i].label == unseen[0]})
+            raise InputError(f"label {unseen[0]!r} occurs only in group(s) {', '.join(map(repr, gs[:5]))}, all in fold {k + 1} of "
+                             f"{folds}: its training side would never see it; grouped cross-validation needs every label in "
+                             "groups of at least 2 folds (merge or drop it, or use fewer folds)", file=train, field=group_field)
+    for k, (tr, te) in enumerate(splits):
         d = out_dir / f"fold-{k}"
         d.mkdir(parents=True, exist_ok=True)
         write_jsonl_atomic(d / "train.jsonl", (records[i].data for i in tr))
