@@ -425,3 +425,18 @@ def test_results_with_one_seed_are_strict_json(tmp_path):
         return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
 
     strict((out / "results.json").read_text())
+
+
+def test_scoring_a_scored_csv_again_writes_each_column_once(tfidf_run, tmp_path):
+    """An input column prob_X gave a CSV header with prob_X twice."""
+    import csv
+
+    first = tmp_path / "first.csv"
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "absorption text"}, {"text": "metabolism words"}])
+    assert CliRunner().invoke(score, ["--model", str(tfidf_run), str(texts), "-o", str(first), "-q"]).exit_code == 0
+    again = tmp_path / "again.csv"
+    r = CliRunner().invoke(score, ["--model", str(tfidf_run), str(first), "-o", str(again), "-q"])
+    assert r.exit_code == 0, r.output
+    header = next(csv.reader(again.open()))
+    assert len(header) == len(set(header)) and any(h.startswith("prob_") for h in header)
+    assert header == next(csv.reader(first.open()))

@@ -145,6 +145,7 @@ def write_rows(out: Path, rows: Iterable[dict], columns: list[str] | None = None
             if "probabilities" in fieldnames:
                 i = fieldnames.index("probabilities")
                 fieldnames[i:i + 1] = [PROB_PREFIX + lab for lab in labels]
+            fieldnames = list(dict.fromkeys(fieldnames))  # an input column prob_X (a scored file scored again) is replaced, once
             w = csv.DictWriter(fh, fieldnames=fieldnames, extrasaction="ignore")
             w.writeheader()
             for r in itertools.chain([first] if first else [], rows):
