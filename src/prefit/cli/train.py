@@ -293,7 +293,8 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
 @click.option("--val-fraction", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
               help="Share of --train held out for --select.")
 @click.option("--select-seed", type=int, default=0, show_default=True, help="Seed of the validation split and the selection runs.")
-@click.option("--group-field", default=None, help="Keep each value of this field on one side of the validation split (e.g. a drug name).")
+@click.option("--group-field", default=None, help="Keep each value of this field on one side of the validation split (e.g. a drug name; case is "
+                   "ignored).")
 @click.option("--select-metric", type=click.Choice(["non_majority_micro_f1", "micro_f1", "macro_f1", "minority_mean_f1"]),
               default="macro_f1", show_default=True,
               help="Metric maximised on the validation split. macro-F1 weighs every class alike, as a class-balanced test set does.")
@@ -375,7 +376,7 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 @click.argument("input", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for train.jsonl, test.jsonl and split.json.")
-@click.option("--group-field", default=None, help="Keep each value of this field on one side (e.g. generic_names: hold out drugs).")
+@click.option("--group-field", default=None, help="Keep each value of this field on one side (e.g. generic_names: hold out drugs; case is ignored).")
 @click.option("--group-normalise", type=click.Choice(["none", "drug"]), default="none", show_default=True,
               help="drug: group values are drug names; salts, dosage forms and strengths are dropped, ingredients sorted.")
 @click.option("--test-fraction", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
