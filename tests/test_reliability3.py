@@ -440,3 +440,70 @@ def test_scoring_a_scored_csv_again_writes_each_column_once(tfidf_run, tmp_path)
     header = next(csv.reader(again.open()))
     assert len(header) == len(set(header)) and any(h.startswith("prob_") for h in header)
     assert header == next(csv.reader(first.open()))
+
+
+# --- third pass: export and score check a model as the other will --------------------------------
+
+
+@pytest.fixture(scope="module")
+def blended_run(trained_run, tiny_bert, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("blended") / "run"
+    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(trained_run.parent / "labelled.jsonl"), "-o", str(out),
+                                   "--stage2-epochs", "1", "--max-length", "32", "--tfidf-weight", "0.5", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (out / "model" / "tfidf").is_dir()
+    return out
+
+
+def _edit_label_map(run: Path, **changes) -> None:
+    lm = run / "model" / "label_map.json"
+    lm.write_text(json.dumps(json.loads(lm.read_text()) | changes))
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (lambda run: shutil.rmtree(run / "model" / "tfidf"), "tfidf: expected the saved peer's"),
+    (lambda run: _edit_label_map(run, tfidf_weight="x"), "field 'tfidf_weight'"),
+    (lambda run: _edit_label_map(run, tfidf_weight=1.5), "field 'tfidf_weight'"),
+    (lambda run: _edit_label_map(run, read="bogus"), "field 'read'"),
+    (lambda run: _edit_label_map(run, max_length=10**9), "field 'max_length': 1000000000 tokens is more than the encoder reads"),
+], ids=["no-tfidf", "weight-x", "weight-1.5", "read", "max-length"])
+def test_export_refuses_what_score_would_refuse_in_one_line(blended_run, tmp_path, damage, named):
+    """A blended run missing tfidf/ gave a FileNotFoundError traceback; a weight of 1.5 or a bogus
+    reading exported fine, then `score --model EXPORT` refused the export."""
+    run = shutil.copytree(blended_run, tmp_path / "run")
+    damage(run)
+    r = CliRunner().invoke(train, ["export", str(run), "-o", str(tmp_path / "exp")])
+    assert r.exit_code == 2, r.output
+    assert named in _one_line_error(r.output)
+    assert not (tmp_path / "exp").exists()
+
+
+def test_a_max_length_past_the_encoders_positions_is_refused_at_training_and_scoring(trained_run, tiny_bert, tmp_path):
+    texts = write_jsonl(tmp_path / "t.jsonl", [{"text": "Metformin is excreted unchanged in the urine."}])
+    r = CliRunner().invoke(train, ["vanilla", "--model", str(tiny_bert), "--train", str(trained_run.parent / "labelled.jsonl"),
+                                   "-o", str(tmp_path / "r"), "--max-length", "200", "-q"])
+    assert r.exit_code == 2 and "more than the encoder reads (max_position_embeddings 128)" in _one_line_error(r.output)
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    _edit_label_map(run, max_length=200)
+    r = CliRunner().invoke(score, ["--model", str(run), str(texts), "-o", str(tmp_path / "o.jsonl"), "-q"])
+    assert r.exit_code == 2 and "label_map.json: field 'max_length'" in _one_line_error(r.output)
+
+
+def test_an_export_whose_labels_repeat_is_refused(blended_run, tmp_path):
+    """id2label {"0": "A", "1": "A", ...} scored with exit 0 and probabilities that lost a class."""
+    exp = tmp_path / "exp"
+    assert CliRunner().invoke(train, ["export", str(blended_run), "-o", str(exp), "-q"]).exit_code == 0
+    cfg = json.loads((exp / "config.json").read_text())
+    first = cfg["id2label"]["0"]
+    cfg["id2label"]["1"] = first
+    (exp / "config.json").write_text(json.dumps(cfg))
+    texts = write_jsonl(tmp_path / "t.jsonl", [{"text": "Metformin is excreted unchanged in the urine."}])
+    r = CliRunner().invoke(score, ["--model", str(exp), str(texts), "-o", str(tmp_path / "o.jsonl"), "-q"])
+    assert r.exit_code == 2 and "config.json" in _one_line_error(r.output)
+
+
+def test_classifier_refuses_blank_texts_as_score_does(trained_run):
+    import prefit
+
+    with pytest.raises(InputError, match=r"texts\[1\]: empty text"):
+        prefit.Classifier.load(trained_run).predict(["Metformin is excreted.", "   "])

@@ -73,6 +73,8 @@ class Classifier:
     def predict_proba(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), len(labels)) probabilities, columns in `labels` order."""
         texts = _texts(texts)
+        if (blank := next((i for i, t in enumerate(texts) if not t.strip()), None)) is not None:
+            raise InputError(f"texts[{blank}]: empty text (score refuses it too)")
         if not texts:
             return np.zeros((0, len(self.labels)), dtype="float32")
         return np.asarray(self._backend.probabilities(texts, batch_size))
@@ -114,7 +116,7 @@ class TorchBackend:
         model_dir = run_dir / "model"
         label_map = check_run(run_dir, model_dir)
         self.labels = list(label_map["labels"])
-        self.max_length = max_length_of(label_map, model_dir / "label_map.json", 128)
+        self.max_length = max_length_of(label_map, model_dir / "label_map.json", 128, model_dir=model_dir)
         # Runs made before windowed reading existed were evaluated on the first window.
         self.read, self.max_windows = reading(label_map, lm_path=model_dir / "label_map.json")
         try:

@@ -61,13 +61,18 @@ def model_identity(model: str | Path) -> dict:
 MIN_LENGTH = 8  # the smallest --max-length train accepts
 
 
-def max_length_of(meta: dict, path: Path, default: int | None = None) -> int:
+def max_length_of(meta: dict, path: Path, default: int | None = None, model_dir: Path | None = None) -> int:
     """The `max_length` a model records (label_map.json or metadata.json), checked: an integer of at
-    least MIN_LENGTH. A bad value would change every probability silently (0) or fail deep inside."""
+    least MIN_LENGTH and, given the folder of its config.json, at most the encoder's positions. A
+    bad value would change every probability silently (0) or fail deep inside."""
     value = meta.get("max_length", default)
     if isinstance(value, bool) or not isinstance(value, int) or value < MIN_LENGTH:
         raise InputError(f"expected an integer >= {MIN_LENGTH}, found {value!r}; train or export the model again", file=path,
                          field="max_length")
+    if model_dir is not None:
+        from prefit.model.registry import check_positions, read_config
+
+        check_positions(value, read_config(model_dir), path, "max_length")
     return value
 
 
@@ -133,6 +138,6 @@ def read_export(d: Path) -> tuple[dict, list[str]]:
         raise InputError(f"invalid metadata.json ({type(e).__name__}: {e}); export the run again", file=d / "metadata.json") from e
     id2label = read_config(d).get("id2label") or {}
     labels = [id2label.get(str(i)) for i in range(len(id2label))] if isinstance(id2label, dict) else []
-    if not labels or not all(isinstance(x, str) for x in labels):
+    if not labels or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
         raise InputError("config.json has no usable id2label (labels 0..N-1); export the run again", file=d / "config.json")
     return meta, labels

@@ -20,7 +20,7 @@ class OnnxBackend:
 
         d = Path(export_dir)
         self.meta, self.labels = read_export(d)
-        self.max_length = max_length_of(self.meta, d / "metadata.json")
+        self.max_length = max_length_of(self.meta, d / "metadata.json", model_dir=d)
         self.read, self.max_windows = reading(self.meta, d / "metadata.json")
         from prefit.model.blend import saved_blend
 

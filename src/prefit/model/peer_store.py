@@ -63,7 +63,8 @@ class LoadedPeer:
         refuse_pickles(model_dir)
         w, s = model_dir / WEIGHTS, model_dir / SETTINGS
         if not w.exists() or not s.exists():
-            raise InputError(f"peer run has no model/{WEIGHTS} and model/{SETTINGS}", file=model_dir.parent)
+            raise InputError(f"expected the saved peer's {WEIGHTS} and {SETTINGS} here (a tfidf-lr/probe run's model/, or the "
+                             "tfidf/ of a blended model)", file=model_dir)
         try:
             self.arrays = load_file(str(w))
             self.settings = json.loads(s.read_text(encoding="utf-8"))

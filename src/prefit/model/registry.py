@@ -99,6 +99,15 @@ def check_model_dir(path: str | Path, *, weights: bool = True, tokenizer: bool =
     return cfg
 
 
+def check_positions(max_length: int, config: dict, file: str | Path, field: str) -> None:
+    """Refuse a max_length the encoder has no position embeddings for (a traceback deep inside
+    the model otherwise, at training, export or scoring)."""
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int) and not isinstance(positions, bool) and max_length > positions:
+        raise InputError(f"{max_length} tokens is more than the encoder reads (max_position_embeddings {positions})", file=file,
+                         field=field)
+
+
 def load_error(path: str | Path, what: str, e: BaseException) -> InputError:
     """One line for a model that from_pretrained could not load."""
     first = (str(e).strip().splitlines() or [type(e).__name__])[0]

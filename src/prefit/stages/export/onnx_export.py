@@ -95,7 +95,13 @@ def export(run_dir: str | Path, out_dir: str | Path, *, int8: bool = False, fp16
     from prefit.model.hf_layout import weights_variant
     from prefit.model.registry import SAFE_MODEL, SAFE_TOKENIZER, load_error, load_errors
 
-    max_length = max_length_of(label_map, model_dir / "label_map.json", 128)
+    max_length = max_length_of(label_map, model_dir / "label_map.json", 128, model_dir=model_dir)
+    from prefit.model.blend import saved_blend
+    from prefit.model.folder import reading
+
+    # what `score --model EXPORT` will check, checked before exporting: the reading and the blend
+    reading(label_map, model_dir / "label_map.json")
+    saved_blend(model_dir, label_map, len(label_map["labels"]), model_dir / "label_map.json")
     try:
         tok = AutoTokenizer.from_pretrained(model_dir, **SAFE_TOKENIZER)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, variant=weights_variant(model_dir), attn_implementation="eager",

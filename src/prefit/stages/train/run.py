@@ -173,6 +173,9 @@ def _run_in(cfg: RunConfig, out: Path, stages, PEERS, run_peer) -> dict:
         aug = load_split(cfg.augmented, cfg.fields, LabelMap(labels.labels), tok, cfg.max_length)[0] if cfg.augmented else None
         seed_everything(cfg.seed)
         model = load_model(path, labels.labels)
+        from prefit.model.registry import check_positions
+
+        check_positions(cfg.max_length, model.config.to_dict(), path, "max_position_embeddings (--max-length)")
         pooling = resolve_pooling(cfg.pooling, path)
         set_pooling(model, pooling)
         device = resolve_device(cfg.device)
