@@ -507,3 +507,56 @@ def test_classifier_refuses_blank_texts_as_score_does(trained_run):
 
     with pytest.raises(InputError, match=r"texts\[1\]: empty text"):
         prefit.Classifier.load(trained_run).predict(["Metformin is excreted.", "   "])
+
+
+# --- fourth pass: back-translation jobs -----------------------------------------------------------
+
+
+def test_a_parts_path_that_is_a_file_or_holds_foreign_files_is_refused_not_crashed_or_emptied(tmp_path):
+    from prefit.cli.augment import main as aug
+
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(0, 14, {"absorption": 8, "metabolism": 3}))
+    out = tmp_path / "o.jsonl"
+    parts = tmp_path / "o.jsonl.parts"
+    parts.write_text("precious")
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(out), "-q"])
+    assert r.exit_code == 2 and "is a file" in _one_line_error(r.output) and parts.read_text() == "precious"
+    parts.unlink()
+    parts.mkdir()
+    (parts / "notes.txt").write_text("precious")
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(out), "-q"])
+    assert r.exit_code == 2 and "files prefit did not write (notes.txt)" in _one_line_error(r.output)
+    assert (parts / "notes.txt").read_text() == "precious"
+    (parts / "notes.txt").unlink()
+    (parts / "chunk-000000.json").write_text("{}")  # a run killed before its manifest: ours, redone
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert out.exists() and not parts.exists()
+
+
+def test_a_summary_beside_no_output_is_not_replaced_without_overwrite(tmp_path):
+    from prefit.cli.augment import main as aug
+
+    src = write_jsonl(tmp_path / "in.jsonl", separable_rows(0, 15, {"absorption": 8, "metabolism": 3}))
+    (tmp_path / "o.summary.json").write_text('{"mine": 1}')
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(tmp_path / "o.jsonl"), "-q"])
+    assert r.exit_code == 2 and "o.summary.json" in _one_line_error(r.output)
+    assert json.loads((tmp_path / "o.summary.json").read_text()) == {"mine": 1}
+    r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(tmp_path / "o.jsonl"), "-q", "--overwrite"])
+    assert r.exit_code == 0 and "classes" in json.loads((tmp_path / "o.summary.json").read_text())
+
+
+def test_bergamot_keeps_a_segment_with_an_endless_word_instead_of_stalling():
+    """One record of 2,000 letters with no space ran the raw engine for over 100 s."""
+    from prefit.stages.augment.bergamot import MAX_WORD_CHARS, BergamotDirection
+
+    class Engine:
+        def translate(self, text):
+            if any(len(w) > MAX_WORD_CHARS for w in text.split()):
+                pytest.fail("an endless word reached the engine")
+            return text.upper()
+
+    d = BergamotDirection.__new__(BergamotDirection)
+    d.native, d.threads = Engine(), 1
+    long = "see " + "a" * 2000 + " here"
+    assert d.translate(["plain words", long, "  "]) == ["PLAIN WORDS", long, ""]

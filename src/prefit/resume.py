@@ -59,6 +59,11 @@ def job_lock(out_path: str | Path) -> Iterator[None]:
             lock_path.unlink()
 
 
+def _ours(name: str) -> bool:
+    """What a ChunkStore writes in OUT.parts: chunks, the manifest and their temporary files."""
+    return name.startswith(("chunk-", "manifest.json", ".chunk-", ".manifest.json"))
+
+
 class ChunkStore:
     def __init__(self, out_path: str | Path, settings: dict[str, Any], *, overwrite: bool = False,
                  existing_output_ok: bool = False) -> None:
@@ -67,6 +72,9 @@ class ChunkStore:
         self.out_path = Path(out_path)
         self.parts = self.out_path.with_name(self.out_path.name + ".parts")
         self.fp = fingerprint(settings)
+        if self.parts.exists() and not self.parts.is_dir():
+            raise InputError(f"{self.parts.name} is a file, where prefit keeps this output's finished chunks; move it or choose another "
+                             "output", file=self.parts)
         manifest = self.parts / "manifest.json"
         found = None
         if manifest.exists():
@@ -87,7 +95,12 @@ class ChunkStore:
             log.info("resuming: %d chunk(s) already done in %s", len(self.done()), self.parts)
         else:
             # No manifest (a run died before writing it), another run's, or --overwrite: nothing
-            # in the folder can be trusted.
+            # in the folder can be trusted. A folder holding anything prefit does not write there
+            # is not ours to delete.
+            foreign = sorted(p.name for p in self.parts.iterdir() if not _ours(p.name)) if self.parts.is_dir() else []
+            if foreign and found is None:
+                raise InputError(f"{self.parts.name} holds files prefit did not write ({', '.join(foreign[:3])}); move them or choose "
+                                 "another output", file=self.parts)
             shutil.rmtree(self.parts, ignore_errors=True)
             self.parts.mkdir(parents=True, exist_ok=True)
             write_json_atomic(manifest, {"fingerprint": self.fp, "settings": settings})

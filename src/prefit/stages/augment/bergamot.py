@@ -30,6 +30,10 @@ from prefit.stages.augment.sentences import split_sentences
 
 VARIANT_STRATEGIES = ("sentences", "text", "pairs", "mix")
 MAX_SEGMENT_WORDS = 120  # longer sentences are cut at word boundaries (the models were trained on sentences)
+# A segment holding a "word" longer than this (a URL, a hash, 2,000 letters with no space) is kept
+# as it is: the engine's time grows much faster than such a word (1,000 characters took 19 s,
+# 2,000 over 100 s), so one record would stall the job. Real words, drug names included, are shorter.
+MAX_WORD_CHARS = 64
 _PACKAGE_MODELS = {"en-pt": "enpt-", "pt-en": "pten-"}
 
 
@@ -76,7 +80,11 @@ class BergamotDirection:
         self.threads = max(1, threads)
 
     def _one(self, text: str) -> str:
-        return self.native.translate(text) if text.strip() else ""
+        if not text.strip():
+            return ""
+        if any(len(w) > MAX_WORD_CHARS for w in text.split()):
+            return text
+        return self.native.translate(text)
 
     def translate(self, segments: list[str]) -> list[str]:
         if self.threads == 1 or len(segments) < 2:

@@ -158,6 +158,8 @@ def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOpt
         what = "output" if out.resolve() == inp.resolve() else f"output's summary ({summary_path(out).name})"
         raise InputError(f"the {what} is the input file; choose another output (the input would be replaced)", file=out)
     records = read_records(inp, opts.fields)
+    if summary_path(out).exists() and not out.exists() and not opts.overwrite:  # prefit writes OUT first: not ours
+        raise InputError(f"{summary_path(out).name} exists beside no output; use --overwrite to replace it", file=summary_path(out))
     with job_lock(out):
         remove_stale_temps(summary_path(out))  # the summary's, left by a killed run (the lock covers OUT's own)
         return _run_locked(inp, out, records, augmenter, opts, echo)
