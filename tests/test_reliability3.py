@@ -540,7 +540,7 @@ def test_a_summary_beside_no_output_is_not_replaced_without_overwrite(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", separable_rows(0, 15, {"absorption": 8, "metabolism": 3}))
     (tmp_path / "o.summary.json").write_text('{"mine": 1}')
     r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(tmp_path / "o.jsonl"), "-q"])
-    assert r.exit_code == 2 and "o.summary.json" in _one_line_error(r.output)
+    assert r.exit_code == 2 and "o.summary.json is there and is no augmentation summary" in _one_line_error(r.output)
     assert json.loads((tmp_path / "o.summary.json").read_text()) == {"mine": 1}
     r = CliRunner().invoke(aug, ["eda", str(src), "-o", str(tmp_path / "o.jsonl"), "-q", "--overwrite"])
     assert r.exit_code == 0 and "classes" in json.loads((tmp_path / "o.summary.json").read_text())

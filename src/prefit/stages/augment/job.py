@@ -117,6 +117,18 @@ def summary_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".jsonl") + ".summary.json")
 
 
+def _is_summary(path: Path) -> bool:
+    """True when `path` is absent or a summary prefit wrote (an earlier run's, its output deleted):
+    a file of the same name that is anything else is the user's, not to be replaced silently."""
+    if not path.exists():
+        return True
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(obj, dict) and {"classes", "records_out"} <= set(obj)
+
+
 def plan_draws(plans: dict[str, ClassPlan]) -> list[Draw]:
     draws, seen = [], Counter()
     for plan in plans.values():
@@ -158,8 +170,9 @@ def run_job(inp: str | Path, out: str | Path, augmenter: Augmenter, opts: JobOpt
         what = "output" if out.resolve() == inp.resolve() else f"output's summary ({summary_path(out).name})"
         raise InputError(f"the {what} is the input file; choose another output (the input would be replaced)", file=out)
     records = read_records(inp, opts.fields)
-    if summary_path(out).exists() and not out.exists() and not opts.overwrite:  # prefit writes OUT first: not ours
-        raise InputError(f"{summary_path(out).name} exists beside no output; use --overwrite to replace it", file=summary_path(out))
+    if not opts.overwrite and not out.exists() and not _is_summary(summary_path(out)):
+        raise InputError(f"{summary_path(out).name} is there and is no augmentation summary; use --overwrite to replace it",
+                         file=summary_path(out))
     with job_lock(out):
         remove_stale_temps(summary_path(out))  # the summary's, left by a killed run (the lock covers OUT's own)
         return _run_locked(inp, out, records, augmenter, opts, echo)
