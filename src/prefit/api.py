@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from prefit.errors import InputError
+from prefit.errors import MAX_SEED, InputError, is_seed
 from prefit.model.classifier import Classifier
 
 
@@ -81,8 +81,8 @@ def train(method: str, train: Any, eval: Any = None, *, output: str | Path, augm
 
 
 def _check_seed(seed: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise InputError(f"seed: expected an integer in 0..4294967295, found {seed!r}")
+    if not is_seed(seed):
+        raise InputError(f"seed: expected an integer in 0..{MAX_SEED}, found {seed!r}")
 
 
 def _as_file(data: Any, path: Path, name: str, text_field: str, label_field: str) -> str | None:

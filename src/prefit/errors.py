@@ -11,6 +11,12 @@ import os
 import re
 
 _OPTION = re.compile(r"`([a-z][a-z0-9_]*)=([^`]*)`")
+MAX_SEED = 2**32 - 1  # the largest seed numpy's and scikit-learn's random_state accept
+
+
+def is_seed(value: object) -> bool:
+    """An integer seed every library prefit seeds accepts (0..MAX_SEED; a bool is no seed)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEED
 
 
 def as_flags(message: str) -> str:

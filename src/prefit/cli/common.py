@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from prefit.errors import InputError
+from prefit.errors import MAX_SEED, InputError
 from prefit.logs import setup_logging  # noqa: F401  (the commands' logging)
 
 
@@ -22,7 +22,7 @@ class FiniteFloatRange(click.FloatRange):
         return v
 
 
-SEED = click.IntRange(0, 2**32 - 1)  # what numpy's and scikit-learn's random_state accept
+SEED = click.IntRange(0, MAX_SEED)  # what numpy's and scikit-learn's random_state accept
 
 
 class _InputErrorsAsOneLine:

@@ -207,7 +207,7 @@ def check_config_values(path: Path) -> None:
     import json
     import math
 
-    from prefit.errors import InputError
+    from prefit.errors import MAX_SEED, InputError, is_seed
 
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))["run"]
@@ -223,8 +223,8 @@ def check_config_values(path: Path) -> None:
         if not (value is None and key != "train" or isinstance(value, str) and value):
             raise InputError(f"expected a file name{' or null' if key != 'train' else ''}, found {json.dumps(value)[:40]}", file=path,
                              field=f"run.{key}")
-    if "seed" in raw and not (isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) and 0 <= raw["seed"] < 2**32):
-        what = "an integer" + (" in 0..4294967295" if isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) else "")
+    if "seed" in raw and not is_seed(raw["seed"]):
+        what = "an integer" + (f" in 0..{MAX_SEED}" if isinstance(raw["seed"], int) and not isinstance(raw["seed"], bool) else "")
         raise InputError(f"expected {what}, found {json.dumps(raw['seed'])[:40]}", file=path, field="run.seed")
     checks = [(part, key, OPTIONS[flag][1]["type"]) for (part, key), flag in CONFIG_FIELDS.items()]
     for part, key, kind in checks:
@@ -292,7 +292,7 @@ for _m in ("two-stage", "vanilla", "oversample", "lpft", "tfidf-lr", "probe"):
               help="Pick each method's NAME (lr, epochs, stage1-lr; c for the peers) on a validation split of --train; repeatable.")
 @click.option("--val-fraction", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
               help="Share of --train held out for --select.")
-@click.option("--select-seed", type=int, default=0, show_default=True, help="Seed of the validation split and the selection runs.")
+@click.option("--select-seed", type=SEED, default=0, show_default=True, help="Seed of the validation split and the selection runs.")
 @click.option("--group-field", default=None, help="Keep each value of this field on one side of the validation split (e.g. a drug name; case is "
                    "ignored).")
 @click.option("--select-metric", type=click.Choice(["non_majority_micro_f1", "micro_f1", "macro_f1", "minority_mean_f1"]),
@@ -311,6 +311,7 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
 
     With --select, each method's values are chosen on a validation split carved from --train
     (never on --eval), then the seeds train on all of --train with the chosen values."""
+    from prefit.errors import MAX_SEED, is_seed
     from prefit.model.peer_store import PEERS
     from prefit.stages.train.compare import compare, markdown_table
     from prefit.stages.train.recipes import METHODS
@@ -337,8 +338,8 @@ def compare_cmd(augmented, methods, seeds, select_specs, val_fraction, select_se
         raise click.BadParameter(f"expected comma-separated integers, found {seeds!r}", param_hint="--seeds") from None
     if not sd:
         raise click.BadParameter(f"expected at least one seed, found {seeds!r}", param_hint="--seeds")
-    if bad_seed := next((s for s in sd if not 0 <= s < 2**32), None):
-        raise click.BadParameter(f"{bad_seed} is not in the range 0<=x<=4294967295", param_hint="--seeds")
+    if (bad_seed := next((s for s in sd if not is_seed(s)), None)) is not None:
+        raise click.BadParameter(f"{bad_seed} is not in the range 0<=x<={MAX_SEED}", param_hint="--seeds")
     if any(split_variant(m)[0] == "two-stage" for m in ms) and not augmented:
         raise click.UsageError("--methods includes two-stage, which needs --augmented AUG.jsonl")
     from prefit.stages.train.select import parse_grid

@@ -48,8 +48,8 @@ def model_kind(d: Path) -> str:
 
 def model_identity(model: str | Path) -> dict:
     """What tells one model from another, without loading it: its kind and a digest of every file
-    under the export folder or RUN/model (sub-folders too: tfidf/, 1_Pooling/, ...). Recorded by `score` so that an output is only ever
-    continued with the model that began it."""
+    under the export folder or RUN/model, sub-folders too (tfidf/, 1_Pooling/). Recorded by
+    `score` so that an output is only ever continued with the model that began it."""
     d = Path(model)
     if not d.is_dir():
         raise InputError("model directory not found", file=d)
